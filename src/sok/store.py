@@ -1,0 +1,213 @@
+"""The SQLite store: files, pages, passages, the embedding cache and index
+metadata. It is the source of truth; the FAISS and BM25 files are derived
+from it and stamped with its generation number, so an interrupted run can
+never leave a search reading half an update."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from .records import ExtractedFile, Passage
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    root TEXT NOT NULL,
+    relpath TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    title TEXT NOT NULL,
+    date TEXT,
+    n_pages INTEGER NOT NULL,
+    indexed_at TEXT NOT NULL DEFAULT (datetime('now'))
+);
+CREATE TABLE IF NOT EXISTS pages (
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    clean TEXT NOT NULL,
+    is_empty INTEGER NOT NULL,
+    PRIMARY KEY (file_id, number)
+);
+CREATE TABLE IF NOT EXISTS passages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    text_hash TEXT NOT NULL,
+    page_start INTEGER NOT NULL,
+    page_end INTEGER NOT NULL,
+    char_start INTEGER NOT NULL,
+    char_end INTEGER NOT NULL,
+    heading_path TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_file ON passages(file_id);
+CREATE TABLE IF NOT EXISTS embeddings (
+    model TEXT NOT NULL,
+    text_hash TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (model, text_hash)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    started TEXT NOT NULL,
+    finished TEXT NOT NULL,
+    summary TEXT NOT NULL
+);
+"""
+
+
+class Store:
+    def __init__(self, index_dir: Path) -> None:
+        self.dir = Path(index_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.dir / "sok.sqlite", timeout=30)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.executescript(_SCHEMA)
+        if self.get_meta("schema_version") is None:
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
+            self.db.commit()
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Everything inside lands together or not at all."""
+        try:
+            self.db.execute("BEGIN")
+            yield self.db
+            self.db.commit()
+        except BaseException:
+            self.db.rollback()
+            raise
+
+    # --- metadata -----------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    @property
+    def generation(self) -> int:
+        return int(self.get_meta("generation") or 0)
+
+    # --- files ----------------------------------------------------------------------
+    def files_under(self, root: Path) -> dict[str, sqlite3.Row]:
+        """Indexed files that were found under `root`, by absolute path."""
+        rows = self.db.execute("SELECT id, path, sha256 FROM files WHERE root=?", (str(root),))
+        return {r["path"]: r for r in rows}
+
+    def add_file(self, root: Path, f: ExtractedFile, passages: list[Passage], hashes: list[str]) -> None:
+        """Insert one extracted file; call inside `transaction()`."""
+        cur = self.db.execute(
+            "INSERT INTO files(path, root, relpath, sha256, size, kind, title, date, n_pages)"
+            " VALUES (?,?,?,?,?,?,?,?,?)",
+            (f.path, str(root), f.relpath, f.sha256, f.size, f.kind, f.title, f.date, len(f.pages)),
+        )
+        file_id = cur.lastrowid
+        self.db.executemany(
+            "INSERT INTO pages(file_id, number, text, clean, is_empty) VALUES (?,?,?,?,?)",
+            [(file_id, p.number, p.text, p.clean, int(p.is_empty)) for p in f.pages],
+        )
+        self.db.executemany(
+            "INSERT INTO passages(file_id, ordinal, text, text_hash, page_start, page_end,"
+            " char_start, char_end, heading_path) VALUES (?,?,?,?,?,?,?,?,?)",
+            [
+                (file_id, p.ordinal, p.text, h, p.page_start, p.page_end, p.char_start, p.char_end,
+                 json.dumps(p.heading_path, ensure_ascii=False))
+                for p, h in zip(passages, hashes)
+            ],
+        )
+
+    def delete_files(self, file_ids: Iterable[int]) -> None:
+        self.db.executemany("DELETE FROM files WHERE id=?", [(i,) for i in file_ids])
+
+    # --- embedding cache ------------------------------------------------------------
+    def cached_hashes(self, model: str, hashes: Iterable[str]) -> set[str]:
+        wanted = list(set(hashes))
+        found: set[str] = set()
+        for i in range(0, len(wanted), 500):
+            part = wanted[i:i + 500]
+            q = f"SELECT text_hash FROM embeddings WHERE model=? AND text_hash IN ({','.join('?' * len(part))})"
+            found.update(r[0] for r in self.db.execute(q, [model, *part]))
+        return found
+
+    def put_vectors(self, model: str, hashes: list[str], vectors: np.ndarray) -> None:
+        """Cache vectors and commit at once: an interrupted run keeps what it embedded."""
+        self.db.executemany(
+            "INSERT OR REPLACE INTO embeddings(model, text_hash, vector) VALUES (?,?,?)",
+            [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in zip(hashes, vectors)],
+        )
+        self.db.commit()
+
+    def passage_vectors(self, model: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(passage ids, vectors) of every passage, from the cache."""
+        rows = self.db.execute(
+            "SELECT p.id, e.vector FROM passages p JOIN embeddings e"
+            " ON e.text_hash = p.text_hash AND e.model = ? ORDER BY p.id",
+            (model,),
+        ).fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+        return ids, vecs
+
+    def passage_texts(self) -> tuple[list[int], list[str]]:
+        rows = self.db.execute("SELECT id, text FROM passages ORDER BY id").fetchall()
+        return [r[0] for r in rows], [r[1] for r in rows]
+
+    def passages(self, ids: list[int]) -> dict[int, sqlite3.Row]:
+        """Passage rows with their file's fields, by id."""
+        out: dict[int, sqlite3.Row] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            q = (
+                "SELECT p.*, f.relpath, f.path, f.title, f.date FROM passages p"
+                f" JOIN files f ON f.id = p.file_id WHERE p.id IN ({','.join('?' * len(part))})"
+            )
+            out.update({r["id"]: r for r in self.db.execute(q, part)})
+        return out
+
+    # --- runs and status ------------------------------------------------------------
+    def record_run(self, started: str, finished: str, summary: dict) -> None:
+        self.db.execute(
+            "INSERT INTO runs(started, finished, summary) VALUES (?,?,?)",
+            (started, finished, json.dumps(summary, ensure_ascii=False)),
+        )
+
+    def last_run(self) -> dict | None:
+        row = self.db.execute("SELECT started, finished, summary FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        if not row:
+            return None
+        return {"started": row[0], "finished": row[1], **json.loads(row[2])}
+
+    def counts(self) -> dict[str, int]:
+        one = lambda q: self.db.execute(q).fetchone()[0]  # noqa: E731
+        return {
+            "files": one("SELECT count(*) FROM files"),
+            "pages": one("SELECT count(*) FROM pages"),
+            "empty_pages": one("SELECT count(*) FROM pages WHERE is_empty"),
+            "passages": one("SELECT count(*) FROM passages"),
+        }
+
+    def empty_pages(self) -> list[tuple[str, int]]:
+        rows = self.db.execute(
+            "SELECT f.relpath, p.number FROM pages p JOIN files f ON f.id = p.file_id"
+            " WHERE p.is_empty ORDER BY f.relpath, p.number"
+        )
+        return [(r[0], r[1]) for r in rows]
