@@ -22,7 +22,7 @@ _SOFT_BREAK = re.compile(r"[\u00ad\ufffe][ \t]*\n?[ \t]*")
 _LINE_HYPHEN = re.compile(r"(\w)-[ \t]*\n[ \t]*([a-zåäöéü]\w*)")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 _MD_EMPHASIS = re.compile(r"(\*\*|__|(?<!\w)\*(?=\S)|(?<=\S)\*(?!\w))")
-_SECTION_LINE = re.compile(r"^\s*§+\s*\d")
+_SECTION_LINE = re.compile(r"^\s*(§+\s*#|#\s*§)")  # keys have digits as #
 
 
 def _join_hyphen(match: re.Match) -> str:

