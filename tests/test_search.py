@@ -8,8 +8,10 @@ def test_rrf_rewards_agreement():
 
 
 def test_identifiers_are_terms_with_digits():
-    assert identifiers("Följ ärendet KFKS 2019/476 om Fisksätraskolan") == ["2019/476", "2019", "476"]
+    assert identifiers("Följ ärendet KFKS 2019/476 om Fisksätraskolan") == ["2019/476"]
+    assert identifiers("20RS10323, KS-2025-00970 och 1177 Direkt") == ["20rs10323", "ks-2025-00970", "1177"]
     assert identifiers("Vad rapporterades om SIP?") == []
+    assert identifiers("sammanträdet den 24 november 2020") == []
 
 
 def test_snippet_marks_query_terms():

@@ -27,8 +27,20 @@ class SearchError(Exception):
 
 
 def identifiers(query: str) -> list[str]:
-    """Query terms that must match verbatim: anything with a digit."""
-    return [t for t in tokenize(query) if any(ch.isdigit() for ch in t)]
+    """Query terms that must match verbatim: case numbers and codes (2019/475,
+    KS-2025-00970, 20RS10323) and numbers of three or more digits that are not
+    years (1177). Plain years and day numbers are left to BM25."""
+    out = []
+    for match in _WORD.finditer(query.casefold()):
+        tok = match.group()
+        if not any(ch.isdigit() for ch in tok):
+            continue
+        compound = len(re.findall(r"\w+", tok)) > 1
+        mixed = any(ch.isalpha() for ch in tok)
+        number = tok.isdigit() and len(tok) >= 3 and not re.fullmatch(r"(19|20)\d\d", tok)
+        if compound or mixed or number:
+            out.append(tok)
+    return out
 
 
 def rrf(rankings: list[list[int]], k: int) -> dict[int, float]:

@@ -1,0 +1,37 @@
+import numpy as np
+import pytest
+
+from sok.records import ExtractedFile, Page, Passage
+from sok.store import Store
+
+
+def _file(path: str) -> ExtractedFile:
+    return ExtractedFile(path=path, relpath=path.rsplit("/", 1)[-1], sha256="0" * 64, size=10, kind="md",
+                         pages=[Page(1, "text", "text"), Page(2, "", "")], title="T", date="2024-01-02")
+
+
+def test_transaction_is_all_or_nothing(tmp_path):
+    store = Store(tmp_path)
+    passage = Passage(0, "text", 1, 1, 0, 4, ["Rubrik"])
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            store.add_file(tmp_path, _file("/x/a.md"), [passage], ["h1"])
+            raise RuntimeError("avbrott")
+    assert store.counts()["files"] == 0
+    with store.transaction():
+        store.add_file(tmp_path, _file("/x/a.md"), [passage], ["h1"])
+    assert store.counts() == {"files": 1, "pages": 2, "empty_pages": 1, "passages": 1}
+    assert store.empty_pages() == [("a.md", 2)]
+
+
+def test_deleting_a_file_cascades_and_cache_survives(tmp_path):
+    store = Store(tmp_path)
+    with store.transaction():
+        store.add_file(tmp_path, _file("/x/a.md"), [Passage(0, "text", 1, 1, 0, 4)], ["h1"])
+    store.put_vectors("m", ["h1"], np.ones((1, 4), np.float32))
+    ids, vecs = store.passage_vectors("m", 4)
+    assert len(ids) == 1 and vecs.shape == (1, 4)
+    with store.transaction():
+        store.delete_files([row["id"] for row in store.files_under(tmp_path).values()])
+    assert store.counts()["passages"] == 0 and store.counts()["pages"] == 0
+    assert store.cached_hashes("m", ["h1", "h2"]) == {"h1"}
