@@ -10,6 +10,8 @@ def test_line_break_hyphens_are_joined_but_real_hyphens_kept():
     assert normalize("hälso-\noch sjukvård") == "hälso- och sjukvård"
     assert normalize("Översikts\ufffe\r\nplanen") == "Översiktsplanen"
     assert normalize("betydel\u00ad\nsefullt") == "betydelsefullt"
+    assert normalize("för arbets\ufffeoch företagsnämnden") == "för arbets- och företagsnämnden"
+    assert normalize("planeringsskeden och att ut\r\n\u00ad\r\nformningen") == "planeringsskeden och att utformningen"
 
 
 def test_whitespace_and_line_endings():

@@ -18,7 +18,11 @@ MAX_BOILERPLATE_CHARS = 160
 # Words after a line-break hyphen that mean the hyphen is real:
 # "hälso- och sjukvård", "för- eller grundskola".
 _KEEP_HYPHEN_BEFORE = {"och", "eller", "samt", "till", "som", "resp", "respektive", "men"}
-_SOFT_BREAK = re.compile(r"[\u00ad\ufffe][ \t]*\n?[ \t]*")
+_SOFT_BREAK = re.compile(r"[ \t]*\n?[ \t]*[\u00ad\ufffe][ \t]*\n?[ \t]*")
+# pdfium writes U+FFFE for any hyphen at a line end, also the real one in "arbets- och".
+_SOFT_BEFORE_CONJUNCTION = re.compile(
+    r"[\u00ad\ufffe][ \t]*\n?[ \t]*(" + "|".join(sorted(_KEEP_HYPHEN_BEFORE)) + r")\b", re.IGNORECASE
+)
 _LINE_HYPHEN = re.compile(r"(\w)-[ \t]*\n[ \t]*([a-zåäöéü]\w*)")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 _MD_EMPHASIS = re.compile(r"(\*\*|__|(?<!\w)\*(?=\S)|(?<=\S)\*(?!\w))")
@@ -35,6 +39,7 @@ def _join_hyphen(match: re.Match) -> str:
 def normalize(text: str) -> str:
     """Unify line endings, join words broken at line ends, collapse spaces."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _SOFT_BEFORE_CONJUNCTION.sub(r"- \1", text)
     text = _SOFT_BREAK.sub("", text)
     text = _LINE_HYPHEN.sub(_join_hyphen, text)
     text = _MD_EMPHASIS.sub("", text)
