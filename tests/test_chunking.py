@@ -43,3 +43,10 @@ def test_paragraph_across_a_page_break_keeps_both_pages():
     passages = chunk_pages(pages)
     assert (passages[0].page_start, passages[-1].page_end) == (1, 2)
     assert any(p.page_start == 1 and p.page_end == 2 for p in passages)
+
+
+def test_bare_paragraph_line_takes_the_title_after_it():
+    text = "§ 154 KFKS 2019/95\nMotion - Tiggeriförbud i Nacka\nBeslut\n" + _words(60) + "\nBeslutsgång\n" + _words(150, "z")
+    passages = chunk_pages(clean_pages([Page(1, text)]))
+    assert passages[0].heading_path[0] == "§ 154 KFKS 2019/95 Motion - Tiggeriförbud i Nacka"
+    assert passages[-1].heading_path == ["§ 154 KFKS 2019/95 Motion - Tiggeriförbud i Nacka", "Beslutsgång"]

@@ -42,15 +42,17 @@ class _Block:
 def heading_level(line: str) -> tuple[int, str]:
     """(level, heading text) when the line looks like a heading, else (0, "")."""
     line = line.strip()
-    if not line or len(line) > 120 or _TOC_LEADER.search(line):
+    if not line or len(line) > 250 or _TOC_LEADER.search(line):
         return 0, ""
     m = _MD_HEADING.match(line)
     if m:
         return len(m.group(1)), m.group(2).strip()
+    if _NR_ITEM.match(line):  # numbered assignments ("Nr 5. Att följa ...") may run long
+        return 3, line
+    if len(line) > 120:
+        return 0, ""
     if _PARAGRAPH.match(line):
         return 2, line
-    if _NR_ITEM.match(line):
-        return 3, line
     m = _NUMBERED.match(line)
     if m and len(line) <= 90 and not line.endswith((",", ";")):
         return 2 + m.group(1).count("."), line
@@ -59,21 +61,40 @@ def heading_level(line: str) -> tuple[int, str]:
     return 0, ""
 
 
+def _needs_title(heading: str) -> bool:
+    """A § line that carries only its number and case number ("§ 154 KFKS
+    2019/95"): in minutes the item's title follows on the next line."""
+    rest = re.sub(r"^§+\s*\d+[a-z]?", "", heading)
+    rest = re.sub(r"\b[A-ZÅÄÖ]{2,}[\s-]*\d{2,4}[/-]\d+(?:[/-]\d+)*\b|\bDnr\b", "", rest)
+    return sum(ch.isalpha() for ch in rest) < 4
+
+
 def _page_blocks(page: Page) -> list[_Block]:
-    """Headings as single-line blocks; runs of body lines up to a blank line."""
+    """Headings as single-line blocks (a bare § line takes the title line
+    after it); runs of body lines up to a blank line."""
     blocks: list[_Block] = []
     pos = 0
     run: _Block | None = None
+    titled: _Block | None = None  # a bare § heading waiting for its title line
     for line in page.clean.split("\n"):
         start, end = pos, pos + len(line)
         pos = end + 1
         level, heading = heading_level(line)
+        if titled is not None and line.strip() and not level and len(line) <= 100:
+            titled.end = end
+            titled.words += len(line.split())
+            titled.heading = f"{titled.heading} {line.strip()}"
+            titled = None
+            continue
+        titled = None
         if not line.strip() or level:
             if run:
                 blocks.append(run)
                 run = None
             if level:
                 blocks.append(_Block(page.number, start, end, len(line.split()), level, heading))
+                if _PARAGRAPH.match(line.strip()) and _needs_title(heading):
+                    titled = blocks[-1]
             continue
         if run is None:
             run = _Block(page.number, start, end, 0)

@@ -28,7 +28,7 @@ def _paths(index_dir: Path, generation: int) -> tuple[Path, Path]:
 
 def build(store: Store) -> Derived:
     model, dim = store.get_meta("model_id"), int(store.get_meta("dim") or 0)
-    ids, texts = store.passage_texts()
+    ids, texts = store.lexical_documents()
     lexical = LexicalIndex.build(ids, texts)
     vec_ids, vecs = store.passage_vectors(model, dim) if model else ([], [])
     vectors = VectorIndex.build(dim or 1, vec_ids, vecs)

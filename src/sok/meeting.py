@@ -1,0 +1,925 @@
+"""How meeting records are built, read from their content (never from file
+names): one file often carries several logical documents (a kallelse with its
+tjänsteskrivelser and bilagor, a protokoll "med bilagor"), each with a type,
+an organ, a meeting date, case numbers and agenda items (§ or ärenden) whose
+parts (Beslut, Ärendet, Yrkanden, ...) tell a decision from a proposal.
+
+Running headers and footers carry most of these signals ("1 (5)",
+"SAMMANTRÄDESPROTOKOLL", "Protokoll 28.03.2023 Sida"), and cleaning drops them
+as boilerplate, so page signals are read from the normalised original text
+(`page.text`), while every offset refers to `page.clean`, the text passages
+are cut from.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterator, NamedTuple
+
+from .clean import normalize
+from .records import Page
+
+DOC_TYPES = (
+    "kallelse", "protokoll", "protokollsutdrag", "protokollsbilaga", "tjänsteskrivelse", "bilaga",
+    "återrapportering", "rapport", "informationsbrev", "föredragningslista", "handlingar",
+    "översiktsplan", "prognos", "budgetskrivelse", "motion", "presentation", "other",
+)
+# Only minutes record decisions; a kallelse or a tjänsteskrivelse proposes them.
+DECISION_TYPES = frozenset({"protokoll", "protokollsutdrag"})
+_MEETING_TYPES = frozenset(
+    {"kallelse", "protokoll", "protokollsutdrag", "protokollsbilaga", "föredragningslista", "handlingar"}
+)
+_AGENDA_TYPES = frozenset({"kallelse", "föredragningslista", "handlingar"})
+
+HEAD_LINES = 12  # non-empty lines at the top of a page that form its header zone
+FOOT_LINES = 8
+LONG_PAGE = 8000  # chars; a "page" this long is a whole text file without page breaks
+
+# ---------------------------------------------------------------- data
+
+
+class Part(NamedTuple):
+    """A named section of an item on one page; a section over two pages is two Parts."""
+
+    name: str
+    page: int
+    char_start: int
+    char_end: int
+
+
+@dataclass
+class AgendaItem:
+    """A § in minutes or an ärende in a kallelse. Offsets: char_start in the clean
+    text of page_start, char_end in that of page_end."""
+
+    number: str
+    title: str
+    case_numbers: list[str] = field(default_factory=list)
+    page_start: int = 1
+    page_end: int = 1
+    parts: list[Part] = field(default_factory=list)
+    char_start: int = 0
+    char_end: int = 0
+
+
+@dataclass
+class LogicalDocument:
+    """One document inside a file, on physical pages page_start..page_end.
+    meeting_date is the date of the meeting the document belongs to when the
+    content states it; document_date is the date the document itself carries
+    (a tjänsteskrivelse is dated before the meeting that handles it)."""
+
+    title: str
+    doc_type: str
+    organ: str | None
+    municipality: str | None
+    meeting_date: str | None
+    case_numbers: list[str]
+    presenters: list[str]
+    page_start: int
+    page_end: int
+    items: list[AgendaItem] = field(default_factory=list)
+    document_date: str | None = None
+    char_start: int = 0  # in the clean text of page_start
+    char_end: int = 0  # in the clean text of page_end
+    parts: list[Part] = field(default_factory=list)  # parts outside any item
+    parent: int | None = None  # index of the document a resumed part continues
+
+
+# ---------------------------------------------------------------- dates
+
+MONTHS = {
+    "januari": 1, "februari": 2, "mars": 3, "april": 4, "maj": 5, "juni": 6, "juli": 7,
+    "augusti": 8, "september": 9, "oktober": 10, "november": 11, "december": 12,
+}
+_YEAR = r"(19\d\d|20\d\d)"
+_ISO_DATE = re.compile(r"(?<![\d-])" + _YEAR + r"-(\d\d)-(\d\d)(?!\d)")
+_WORD_DATE = re.compile(
+    r"(?<!\d)(\d{1,2})\s+(" + "|".join(MONTHS) + r")(?:\s+" + _YEAR + r")?(?![\wåäö])", re.IGNORECASE
+)
+_FI_DATE = re.compile(r"(?<![\d.])(\d{1,2})\.(\d{1,2})\.(19\d\d|20\d\d)(?!\d)")
+
+
+def _iso(y: int, m: int, d: int) -> str | None:
+    try:
+        return _dt.date(y, m, d).isoformat()
+    except ValueError:
+        return None
+
+
+def _dates_with_pos(text: str, year: int | None) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
+    for m in _ISO_DATE.finditer(text):
+        if iso := _iso(int(m.group(1)), int(m.group(2)), int(m.group(3))):
+            found.append((m.start(), iso))
+    for m in _WORD_DATE.finditer(text):
+        y = int(m.group(3)) if m.group(3) else year
+        if y and (iso := _iso(y, MONTHS[m.group(2).lower()], int(m.group(1)))):
+            found.append((m.start(), iso))
+    for m in _FI_DATE.finditer(text):
+        if iso := _iso(int(m.group(3)), int(m.group(2)), int(m.group(1))):
+            found.append((m.start(), iso))
+    return sorted(found)
+
+
+def resolve_dates(text: str, year: int | None = None) -> list[str]:
+    """Every date the text states, as ISO, in order of appearance. Dates written
+    without a year ("vid beredningens sammanträde den 30 maj") take `year`, the
+    document's year; without it they are skipped rather than guessed."""
+    return list(dict.fromkeys(iso for _, iso in _dates_with_pos(text, year)))
+
+
+def _first_date(text: str) -> str | None:
+    found = _dates_with_pos(text, None)
+    return found[0][1] if found else None
+
+
+# ---------------------------------------------------------------- case numbers
+
+_CASE_PATTERNS = (
+    re.compile(r"(?<![\w/])\d{2}RS\d{3,6}(?!\w)"),  # Region Örebro län: 20RS10323
+    re.compile(r"(?<![\w/])[A-ZÅÄÖ]{2,6}/\d{1,6}/\d{2}(?:\.\d{2}){1,5}/\d{4}(?!\d)"),  # NKBY/482/01.01.01.07/2022
+    re.compile(r"(?<![\w-])[A-ZÅÄÖ]{2,5}-\d{4}-\d{3,6}(?!\d)"),  # KS-2025-00970
+    re.compile(r"(?<![\w])[A-ZÅÄÖ]{2,6} ?\d{4}/\d{1,5}(?:-\d{1,4})?(?![\d/])"),  # KFKS 2019/475
+    re.compile(r"(?:\bDnr\.?|\bDiarienummer)\s*:?\s*(\d{4}[/-]\d{1,5})(?![\d/-])", re.IGNORECASE),  # Dnr 2023/314
+    re.compile(r"(?<![\w-])(20\d\d-\d{5})(?![\d-])"),  # Kungsbacka, bare: 2025-00007
+)
+_CASE_LABEL = re.compile(r"^(?:dnr\.?|diarienummer|beteckning)\s*:?\s*", re.IGNORECASE)
+_YEAR_RANGE = re.compile(r"(\d{4})/(\d{4})$")
+
+
+def normalize_case_number(s: str) -> str:
+    """One spelling per case number: labels dropped, upper case, one space after
+    a letter prefix ("kfks2019/475" -> "KFKS 2019/475", "Dnr: 20RS10323" -> "20RS10323")."""
+    s = _CASE_LABEL.sub("", s.strip())
+    s = re.sub(r"\s+", " ", s).upper()
+    m = re.match(r"^([A-ZÅÄÖ]{2,6}) ?(\d{4}/.*)$", s)
+    return f"{m.group(1)} {m.group(2)}" if m else s
+
+
+def find_case_numbers(text: str) -> list[str]:
+    """Case numbers (diarienummer) in any of the corpus' forms, normalised, in order."""
+    spans: list[tuple[int, int, str]] = []
+    for pattern in _CASE_PATTERNS:
+        for m in pattern.finditer(text):
+            start, end = m.span(1) if m.groups() else m.span()
+            if any(s < end and start < e for s, e, _ in spans):
+                continue
+            value = normalize_case_number(text[start:end])
+            yr = _YEAR_RANGE.search(value)
+            if yr and int(yr.group(2)) - int(yr.group(1)) in (1, 2, 3, 4, 5, 10):
+                continue  # "2019/2020" is a period, not a case
+            spans.append((start, end, value))
+    return list(dict.fromkeys(v for _, _, v in sorted(spans)))
+
+
+# ---------------------------------------------------------------- organs and places
+
+ORGAN_ABBREVIATIONS = {
+    "KS": "kommunstyrelsen", "KSVU": "kommunstyrelsens verksamhetsutskott",
+    "KSAU": "kommunstyrelsens arbetsutskott", "KF": "kommunfullmäktige",
+    "HSN": "hälso- och sjukvårdsnämnden", "UBN": "utbildningsnämnden", "SST": "stadsstyrelsen",
+}
+_ORG_HEAD = r"(?:nämnd(?:en)?|styrelse(?:n)?|fullmäktige|sektion(?:en)?|revision(?:en)?|utskott(?:et)?|beredning(?:en)?|rådet)"
+_ORGAN = re.compile(
+    r"(?:[a-zåäöé]+-\s+och\s+)?[a-zåäöé]*" + _ORG_HEAD + r"(?:s\s+[a-zåäö]*utskott(?:et)?)?"
+    r"|(?:beredning(?:en)?|nämnden|rådet|utskottet|kommittén|styrelsen)\s+för\s+[\wåäöé&,\- ]+",
+    re.IGNORECASE,
+)
+_ORGAN_SUFFIX = re.compile(
+    r"(?:\s+(?:kallas till sammanträde|sammanträdesprotokoll|[A-ZÅÄÖ]\w+ kommun|(?:19|20)\d\d|\d{1,3}))+$",
+    re.IGNORECASE,
+)
+_DEFINITE = (("nämnd", "en"), ("styrelse", "n"), ("sektion", "en"), ("revision", "en"), ("beredning", "en"))
+
+
+def normalize_organ(name: str) -> str:
+    """Lower-case organ name as written, in definite form for one-word names
+    ("Valnämnd" -> "valnämnden"), abbreviations expanded ("KSVU")."""
+    name = re.sub(r"\s+", " ", name).strip(" .,:;")
+    if name.upper() in ORGAN_ABBREVIATIONS:
+        return ORGAN_ABBREVIATIONS[name.upper()]
+    name = _ORGAN_SUFFIX.sub("", name).lower()
+    if " " not in name:
+        for stem, ending in _DEFINITE:
+            if name.endswith(stem):
+                return name + ending
+    return name
+
+
+def _organ_in_line(line: str) -> str | None:
+    """The organ when the whole line names one ("Kommunstyrelsen", "Beredning för nära vård 2023")."""
+    core = _ORGAN_SUFFIX.sub("", line.strip(" #*:.")).strip()
+    if 3 <= len(core) <= 90 and _ORGAN.fullmatch(core):
+        return normalize_organ(core)
+    return None
+
+
+_MUNICIPALITY = (
+    (re.compile(r"\bRegion ([A-ZÅÄÖ][a-zåäö]+) läns?\b"), "Region {} län", 3),
+    (re.compile(r"\b([A-ZÅÄÖ][a-zåäö]+) kommun\b"), "{} kommun", 2),
+    (re.compile(r"\b([A-ZÅÄÖ]{3,}) KOMMUN\b"), "{} kommun", 2),
+    (re.compile(r"\b([A-ZÅÄÖ][a-zåäö]+) stads?\b"), "{} stad", 1),
+)
+_NOT_PLACE = {
+    "Varje", "Hela", "Denna", "Samma", "Vilken", "Egen", "Annan", "Vår", "Din", "Er", "Ingen", "Den", "Som",
+    "Och", "En", "Per", "Region", "Kommun", "Berörd", "Aktuell", "Respektive", "Vilka", "Alla", "Inom",
+}
+
+
+def find_municipality(text: str) -> str | None:
+    """The municipality or region a text is from: the most named one, where a
+    "kommun"/"Region ... län" counts more than a "stad" (Nacka also says "Nacka stad")."""
+    votes: Counter[str] = Counter()
+    for pattern, form, weight in _MUNICIPALITY:
+        for m in pattern.finditer(text):
+            name = m.group(1).capitalize() if m.group(1).isupper() else m.group(1)
+            if name not in _NOT_PLACE:
+                votes[form.format(name)] += weight
+    return votes.most_common(1)[0][0] if votes else None
+
+
+# ---------------------------------------------------------------- page signals
+
+_NUMBERING = re.compile(r"(?<![\d/.,])(\d{1,3})\s*\(\s*(\d{1,3})\s*\)")
+_NUMBERING_LINE = re.compile(r"^(\d{1,3})\s*/\s*(\d{1,3})$")
+_STAMP = re.compile(r"^Bilaga\s+([A-ZÅÄÖ][^,\n]{2,80}),\s*(\d{1,2}\.\d{1,2}\.\d{4})\s*§\s*(\d+)")
+_FOOTER = re.compile(r"^(Protokoll|Föredragningslista)\s+(\d{1,2}\.\d{1,2}\.\d{4})\s+Sida\b", re.IGNORECASE)
+_LABEL_WORDS = ("datum", "beteckning", "dnr", "diarienummer", "handläggare", "tjänsteställe", "föredragningspm")
+_ABBREV_PROTOCOL = re.compile(r"^([A-ZÅÄÖ]{2,5})\s+protokoll\s+från\b", re.IGNORECASE)
+
+# Header lines that name a document type, most specific first. (type, pattern, lines searched)
+_TYPE_RULES: tuple[tuple[str, re.Pattern[str], int], ...] = (
+    ("protokollsbilaga", re.compile(r"^(?:\w+\s+)?protokoll från\b.*\bbilaga\b|^protokollsbilaga\b", re.I), 6),
+    ("protokollsutdrag", re.compile(r"^(?:protokollsutdrag|utdrag ur protokoll)(?!.*intygas)", re.I), 6),
+    ("bilaga", _STAMP, HEAD_LINES),
+    ("protokoll", re.compile(r"^protokoll\s+\d{1,2}/\d{4}$|^protokoll\s+\d{1,2}\.\d{1,2}\.\d{4}\s+sida", re.I), 99),
+    ("kallelse", re.compile(r"^kallelse\b|\bkallas till sammanträde\b", re.I), HEAD_LINES),
+    ("föredragningslista", re.compile(r"^föredragningslista(?:\s+\d{1,2}\.\d{1,2}\.\d{4}\s+sida|$)|^ärenden som skall behandlas", re.I), 99),
+    ("tjänsteskrivelse", re.compile(r"^tjänsteskrivelse$|föredragningspm$", re.I), HEAD_LINES),
+    ("bilaga", re.compile(r"^(?:\d{1,3}\s*\(\d{1,3}\)\s*)?bilaga(?:\s*\d+)?(?:[.:]|\s*$|\s+[A-ZÅÄÖ])", re.I), 4),
+    ("återrapportering", re.compile(r"^#*\s*återrapportering\b", re.I), 3),
+    ("budgetskrivelse", re.compile(r"^budgetskrivelse\b", re.I), 3),
+    ("översiktsplan", re.compile(r"\böversiktsplan\b", re.I), 3),
+    ("motion", re.compile(r"^motion\s+(?:från|till|om|angående)\b", re.I), 3),
+    ("informationsbrev", re.compile(r"^informationsbrev\b|^till (?:alla )?(?:vårdnadshavare|föräldrar)\b", re.I), 3),
+    ("föredragningslista", re.compile(r"^föredragningslista\b", re.I), 3),
+    ("handlingar", re.compile(r"^handlingar\b", re.I), 2),
+    ("rapport", re.compile(r"^rapport$", re.I), 4),
+    ("presentation", re.compile(r"^presentation\b", re.I), 2),
+    ("prognos", re.compile(r"\bprognos\b", re.I), 3),
+)
+
+
+def _is_protocol_header(line: str) -> bool:
+    """SAMMANTRÄDESPROTOKOLL, also through OCR damage ("SAMMANTRÄDESPROT0l<OLL")."""
+    letters = re.sub(r"[^A-ZÅÄÖ]", "", line.upper().replace("0", "O"))
+    return "SAMMANTR" in letters and "DESPROT" in letters
+
+
+def _header_type(head: list[str], foot: list[str]) -> str | None:
+    """The document type a page's header (or a Nykarleby-style footer) names."""
+    lines = head + foot
+    for kind, pattern, depth in _TYPE_RULES:
+        if kind == "protokoll" and any(_is_protocol_header(x) for x in head[:6]):
+            return "protokoll"
+        scope = head[:depth] if depth < 99 else lines
+        if any(pattern.search(x) for x in scope):
+            return kind
+    return None
+
+
+def _numbering(head: list[str], foot: list[str]) -> tuple[int, int] | None:
+    """Page numbering "n (m)" or "n/m" in the header or footer zone."""
+    for zone in (head[:6], foot[-FOOT_LINES:]):
+        joined = " ".join(zone)
+        for m in _NUMBERING.finditer(joined):
+            n, total = int(m.group(1)), int(m.group(2))
+            if 1 <= n <= total:
+                return n, total
+        for line in zone:
+            if (m := _NUMBERING_LINE.match(line)) and 1 <= int(m.group(1)) <= int(m.group(2)):
+                return int(m.group(1)), int(m.group(2))
+    return None
+
+
+def _is_label_row(line: str) -> bool:
+    """A letterhead label row ("Tjänsteställe, handläggare Datum Beteckning")."""
+    low = line.casefold()
+    return not re.search(r"\d", low) and sum(w in low for w in _LABEL_WORDS) >= 2
+
+
+def _letterhead(head: list[str]) -> tuple[bool, str | None]:
+    """(has a letterhead, its kind): a label row, or a value row with a date and a Dnr."""
+    for i, line in enumerate(head[:8]):
+        if _is_label_row(line):
+            return True, "pm" if "föredragningspm" in line.casefold() else "skrivelse"
+        if re.search(r"\bDnr\b", line) and _first_date(line) and not line.lstrip().startswith("§"):
+            return True, None
+    return False, None
+
+
+@dataclass
+class _Segment:
+    """A page, or a slice of an over-long page, with the signals its header gives."""
+
+    page: int
+    start: int
+    end: int
+    head: list[str]
+    foot: list[str]
+    text: str
+    doc_type: str | None = None
+    numbering: tuple[int, int] | None = None
+    letterhead: bool = False
+    letter_kind: str | None = None
+    dnr: str | None = None
+    stamp: str | None = None
+    stamp_organ: str | None = None
+    email: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not self.text.strip()
+
+
+def _filled(text: str) -> list[str]:
+    return [line.strip() for line in text.split("\n") if line.strip()]
+
+
+def _with_signals(seg: _Segment) -> _Segment:
+    seg.doc_type = _header_type(seg.head, seg.foot)
+    seg.numbering = _numbering(seg.head, seg.foot)
+    seg.letterhead, seg.letter_kind = _letterhead(seg.head)
+    cases = find_case_numbers("\n".join(x for x in seg.head[:8] if not x.startswith("§")))
+    seg.dnr = cases[0] if cases else None
+    for line in seg.head + seg.foot:
+        if m := _STAMP.match(line):
+            seg.stamp = f"{m.group(1).strip().lower()} {m.group(2)} § {m.group(3)}"
+            seg.stamp_organ = m.group(1).strip()
+            break
+    seg.email = bool(seg.head) and seg.head[0].startswith("Från:") and any(
+        x.startswith(("Ämne:", "Skickat:")) for x in seg.head[:6]
+    )
+    return seg
+
+
+_CUT_LINE = re.compile(r"^(?:bilaga(?:\s+\d+)?|kallelse|tjänsteskrivelse|protokoll)$", re.IGNORECASE)
+
+
+def _virtual_cuts(text: str) -> list[int]:
+    """Offsets where a document may start inside an over-long page: letterheads
+    and bare type headers, each also the top of an original page."""
+    cuts, pos, prev = [0], 0, ""
+    for line in text.split("\n"):
+        stripped = line.strip()
+        value_row = bool(re.search(r"\bDnr\b", stripped) and _first_date(stripped)) and not _is_label_row(prev)
+        if pos and (_is_label_row(stripped) or value_row or _CUT_LINE.match(stripped)):
+            cuts.append(pos)
+        if stripped:
+            prev = stripped
+        pos += len(line) + 1
+    return cuts
+
+
+def _segments(pages: list[Page]) -> list[_Segment]:
+    segs: list[_Segment] = []
+    for page in pages:
+        clean = page.clean
+        if len(clean) > LONG_PAGE:
+            cuts = _virtual_cuts(clean) + [len(clean)]
+            for start, end in zip(cuts, cuts[1:]):
+                lines = _filled(clean[start:end])
+                segs.append(_Segment(page.number, start, end, lines[:HEAD_LINES], [], clean[start:end]))
+        else:
+            raw = _filled(normalize(page.text)) if page.text.strip() else _filled(clean)
+            segs.append(_Segment(page.number, 0, len(clean), raw[:HEAD_LINES], raw[-FOOT_LINES:], clean))
+    return [_with_signals(s) for s in segs]
+
+
+# ---------------------------------------------------------------- boundaries
+
+
+@dataclass
+class _State:
+    """What the document being built has shown so far."""
+
+    segments: list[_Segment]
+    doc_type: str | None = None
+    numbering: tuple[int, int] | None = None  # of the latest segment, if it had one
+    had_numbering: bool = False
+    dnr: str | None = None
+    letter_kind: str | None = None
+    stamp: str | None = None
+
+    def add(self, seg: _Segment) -> None:
+        self.segments.append(seg)
+        if seg.empty:
+            return
+        self.doc_type = self.doc_type or seg.doc_type
+        self.numbering = seg.numbering
+        self.had_numbering = self.had_numbering or seg.numbering is not None
+        self.dnr = self.dnr or seg.dnr
+        self.letter_kind = self.letter_kind or seg.letter_kind
+        self.stamp = seg.stamp
+
+
+_SAME_KIND = {"protokollsutdrag": "protokoll"}
+
+
+def _numbering_says(state: _State, seg: _Segment) -> bool | None:
+    """True: a new document; False: surely the same one; None: numbering is silent."""
+    last, now = state.numbering, seg.numbering
+    if last and last[0] == last[1]:
+        return True  # the previous page was the last one of its document
+    if now is None:
+        return None
+    if last and now == (last[0] + 1, last[1]):
+        return False
+    if now[0] == 1:
+        cover = len(state.segments) == 1 and not state.had_numbering
+        same = seg.doc_type in (None, state.doc_type) or state.doc_type is None
+        return not (cover and same)
+    if last and now[1] != last[1]:
+        return True
+    return None
+
+
+def _starts_new(state: _State, seg: _Segment) -> bool:
+    """Does `seg` open a new logical document after the one in `state`?"""
+    if seg.empty:
+        return False
+    said = _numbering_says(state, seg)
+    if said is not None:
+        return said
+    if seg.email:
+        return True
+    if seg.stamp != state.stamp and (seg.stamp or seg.doc_type):
+        return not (seg.stamp and state.doc_type is None and state.stamp is None)
+    new_type, cur_type = seg.doc_type, state.doc_type
+    if new_type and new_type != cur_type:
+        if cur_type is None:
+            return len(state.segments) > 2 and new_type != "bilaga"
+        return _SAME_KIND.get(new_type, new_type) != _SAME_KIND.get(cur_type, cur_type)
+    if seg.letter_kind and state.letter_kind and seg.letter_kind != state.letter_kind:
+        return True
+    letter_doc = seg.letterhead or new_type == "tjänsteskrivelse"
+    return bool(letter_doc and seg.dnr and state.dnr and seg.dnr != state.dnr and cur_type not in _MEETING_TYPES)
+
+
+def _group(segments: list[_Segment]) -> list[list[_Segment]]:
+    groups: list[_State] = []
+    for seg in segments:
+        if groups and not _starts_new(groups[-1], seg):
+            groups[-1].add(seg)
+        else:
+            state = _State([])
+            state.add(seg)
+            groups.append(state)
+    return [g.segments for g in groups]
+
+
+# ---------------------------------------------------------------- document metadata
+
+_MEETING_LABEL = re.compile(
+    r"sammantr\w*|mötesdatum|^dag\b|protokoll från|^(?:protokoll|föredragningslista)(?=\s+\d{1,2}\.\d{1,2}\.\d{4}\s+sida)"
+    r"|^bilaga\s+[A-ZÅÄÖ][^,\n]+,",
+    re.IGNORECASE,
+)
+_TITLE_SKIP = re.compile(
+    r"^(?:postadress|besöksadress|e-post|tel|telefon|www\.|https?:|sida\b|datum$|diarienummer$|upprättad$|"
+    r"dnr\b|tjänsteskrivelse$|kallelse|bilaga(?:\s*\d+)?\.?$|rapport$|organ$|\[tabell|\||innehåll$)",
+    re.IGNORECASE,
+)
+_PROPOSAL_HEAD = re.compile(r"^(?:förslag till beslut|beslutsförslag)(?:\s+i\s+(.+))?:?$", re.IGNORECASE)
+_VERBS = r"(?:beslutar|föreslår|noterar|godkänner|antar|fastställer|ger|tillstyrker|avslår|överlämnar|lämnar|utser)"
+_SUBJECT = re.compile(r"^(.{3,90}?)\s+" + _VERBS + r"\b")
+_PRESENTER = re.compile(r"Föredragande\s*:\s*([^\n]+)")
+_PRESENTER_AFTER = re.compile(r"^([A-ZÅÄÖ][\w-]+(?: [A-ZÅÄÖ][\w-]+){1,2}), [^\n]*\bföredragande\b", re.MULTILINE)
+_NAME = re.compile(r"^[A-ZÅÄÖ][\w-]+(?: [A-ZÅÄÖ][\w-]+){1,3}$")
+
+
+def _meeting_date(lines: list[str]) -> str | None:
+    """A date written next to a meeting label ("Sammanträdesdatum", "Sammanträde
+    tisdagen den 27 maj 2025", "Protokoll 28.03.2023 Sida"), or on the line after it."""
+    for i, line in enumerate(lines):
+        m = _MEETING_LABEL.search(line)
+        if not m:
+            continue
+        if d := _first_date(line[m.start():]):
+            return d
+        if i + 1 < len(lines) and (d := _first_date(lines[i + 1])) and len(lines[i + 1]) < 90:
+            return d
+    return None
+
+
+def _zone(group: list[_Segment], first: int = 2) -> list[str]:
+    lines: list[str] = []
+    for seg in [s for s in group if not s.empty][:first]:
+        lines += seg.head + seg.foot
+    return lines
+
+
+def _organ_votes(group: list[_Segment], doc_type: str) -> Counter[str]:
+    """Weighted organ candidates: labels and proposal subjects count most, then
+    a header line that is just an organ name, then each footer or stamp."""
+    votes: Counter[str] = Counter()
+    head = _zone(group)
+    for i, line in enumerate(head):
+        nxt = head[i + 1] if i + 1 < len(head) else ""
+        if m := re.search(r"\bOrgan(?:isation)?\s*:?\s*(.*)$", line):
+            if organ := _organ_in_line(m.group(1) or nxt):
+                votes[organ] += 4
+        if re.match(r"^Sammanträde med:?$", line) and (organ := _organ_in_line(nxt)):
+            votes[organ] += 4
+        if m := re.match(r"^(.+?)\s+kallas till sammanträde", line):
+            if organ := _organ_in_line(m.group(1)):
+                votes[organ] += 4
+        if (m := _ABBREV_PROTOCOL.match(line)) and m.group(1).upper() in ORGAN_ABBREVIATIONS:
+            votes[ORGAN_ABBREVIATIONS[m.group(1).upper()]] += 3
+        if organ := _organ_in_line(line):
+            votes[organ] += 2
+    for seg in group[:12]:
+        for i, line in enumerate(seg.foot):
+            if _FOOTER.match(line) and i + 1 < len(seg.foot) and (organ := _organ_in_line(seg.foot[i + 1])):
+                votes[organ] += 1
+        if seg.stamp_organ and (organ := _organ_in_line(seg.stamp_organ)):
+            votes[organ] += 1
+    subject = _proposal_organ(group)
+    if subject:
+        votes[subject] += 6 if doc_type == "tjänsteskrivelse" else 1
+    return votes
+
+
+def _proposal_organ(group: list[_Segment]) -> str | None:
+    """The organ a proposal is put to: "Förslag till beslut i valnämnden", or the
+    subject of its first sentence ("Kommunstyrelsens verksamhetsutskott föreslår ...")."""
+    lines = _filled("\n".join(s.text for s in group[:2]))
+    for i, line in enumerate(lines[:80]):
+        m = _PROPOSAL_HEAD.match(line)
+        if not m:
+            continue
+        if m.group(1) and (organ := _organ_in_line(m.group(1))):
+            return organ
+        if i + 1 < len(lines) and (s := _SUBJECT.match(lines[i + 1])):
+            return _organ_in_line(s.group(1))
+        return None
+    return None
+
+
+def _content_type(group: list[_Segment], first_doc: bool) -> str:
+    """A type when no header names one: from title words, or the shape of a
+    tjänsteskrivelse (a Dnr and a proposal at the top)."""
+    lines = _filled(group[0].text)[:6] if group else []
+    for kind, pattern, depth in _TYPE_RULES[8:]:
+        if any(pattern.search(x) for x in lines[:depth]):
+            return kind
+    top = "\n".join(_filled("\n".join(s.text for s in group[:1]))[:40])
+    if any(s.dnr or s.letterhead for s in group[:1]) and re.search(r"^förslag till beslut", top, re.I | re.M):
+        return "tjänsteskrivelse"
+    if re.search(r"\brapportering\b", "\n".join(lines[:8]), re.IGNORECASE):
+        return "återrapportering"
+    return "other" if first_doc else "bilaga"
+
+
+def _doc_type(group: list[_Segment], first_doc: bool) -> str:
+    kind = next((s.doc_type for s in group if s.doc_type), None) or _content_type(group, first_doc)
+    numbered = next((s.numbering for s in group if s.numbering), None)
+    if kind == "protokoll" and numbered and group[0].numbering and group[0].numbering[0] > 1:
+        return "protokollsutdrag"  # pages 9 (93) of a protocol: an extract
+    return kind
+
+
+def _title(group: list[_Segment], doc_type: str, organ: str | None, date: str | None) -> str:
+    """A readable title: for minutes and notices "<Type> <organ> <date>", else
+    the first line that reads like a heading (joined with its continuation)."""
+    if doc_type in ("protokoll", "kallelse", "föredragningslista", "handlingar"):
+        return " ".join(x for x in (doc_type.capitalize(), organ, date) if x)
+    lines = _filled("\n".join(s.text for s in group[:2]))
+    for i, line in enumerate(lines[:30]):
+        text = line.lstrip("#").strip()
+        letters = sum(ch.isalpha() for ch in text)
+        if (
+            _TITLE_SKIP.match(text) or _organ_in_line(text) or find_case_numbers(text) == [text]
+            or _first_date(text) == text or len(text.split()) < 2 or letters < 0.6 * len(text) or len(text) > 140
+            or _NUMBERING.fullmatch(text) or _PROPOSAL_HEAD.match(text)
+        ):
+            continue
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if nxt and nxt[0].islower() and len(text) + len(nxt) < 160 and not _PROPOSAL_HEAD.match(nxt):
+            text = f"{text} {nxt}"
+        return text.rstrip(" .:")
+    return doc_type.capitalize()
+
+
+def _presenters(text: str) -> list[str]:
+    names: list[str] = []
+    for m in _PRESENTER.finditer(text):
+        value = re.split(r"\s{2,}|\bDiarienummer\b|\bDnr\b", m.group(1))[0]
+        for name in re.split(r"/|,| och ", value):
+            if _NAME.match(name.strip()):
+                names.append(name.strip())
+    names += [m.group(1) for m in _PRESENTER_AFTER.finditer(text)]
+    return list(dict.fromkeys(names))
+
+
+# ---------------------------------------------------------------- items and parts
+
+_PART_NAMES = (
+    ("Beslut", re.compile(r"^(?:beslut|[\wåäö]+(?:ens|ets|s) beslut)$", re.I)),
+    ("Förslag till beslut på sammanträdet", re.compile(r"^förslag till beslut på sammanträdet$", re.I)),
+    ("Förslag till beslut", re.compile(r"^(?:förslag till beslut(?:\s+i\s+.+)?|beslutsförslag|förslag|.{3,80}s förslag)$", re.I)),
+    ("Ärendet", re.compile(r"^(?:ärendet|ärende|ärendebeskrivning|sammanfattning av ärendet|beskrivning av ärendet)$", re.I)),
+    ("Handlingar i ärendet", re.compile(r"^(?:handlingar i ärendet|beslutsunderlag)$", re.I)),
+    ("Yrkanden", re.compile(r"^yrkanden?$", re.I)),
+    ("Beslutsgång", re.compile(r"^(?:beslutsgång|propositionsordning)$", re.I)),
+    ("Reservationer", re.compile(r"^reservation(?:er)?$", re.I)),
+    ("Protokollsanteckningar", re.compile(r"^protokollsanteckning(?:ar)?$", re.I)),
+)
+# Headings that end a part without starting a named one.
+_OTHER_HEADING = re.compile(
+    r"^(?:sammanfattning|bakgrund|ekonomiska konsekvenser|beslutet skickas till|expedieras till|expediering|"
+    r"ärendets tidigare behandling|tidigare behandling|beredning|skickas till|bedömning|förvaltningens bedömning|"
+    r"motivering|bilagor|konsekvenser.{0,60}|verkställighetsbeslut.*|- - - - -)\s*:?$",
+    re.IGNORECASE,
+)
+_PARA_ITEM = re.compile(r"^§\s*(\d+)\s*(forts\.?)?\s*(.*)$", re.IGNORECASE)
+_NUM_PARA_ITEM = re.compile(r"^(\d{1,4})\s*§\s+(\S.*)$")
+_NUMBERED_ITEM = re.compile(r"^(\d{1,2})\\?\.\s+(\S.*)$")
+_TABLE_ITEM = re.compile(r"^\|\s*(\d{1,2})\\?\.\s*\|\s*([^|]*)\|\s*([^|]*)\|")
+_LEADER = re.compile(r"\.{4,}|…{2,}")
+_FOOTER_ITEM = re.compile(r"^(\d{1,4})\s*§$")
+
+
+class _Line(NamedTuple):
+    page: int
+    start: int
+    end: int
+    text: str
+
+
+def _lines(group: list[_Segment]) -> list[_Line]:
+    """Every line of the document, with its page and offsets in the clean text."""
+    out: list[_Line] = []
+    for seg in group:
+        pos = seg.start
+        for line in seg.text.split("\n"):
+            out.append(_Line(seg.page, pos, pos + len(line), line.strip()))
+            pos += len(line) + 1
+    return out
+
+
+def _part_name(line: str, doc_type: str) -> str | None:
+    text = line.strip().rstrip(":").strip()
+    if not text or len(text) > 90:
+        return None
+    for name, pattern in _PART_NAMES:
+        if pattern.match(text):
+            if name == "Förslag till beslut på sammanträdet":
+                return "Yrkanden"
+            return name
+    return "" if _OTHER_HEADING.match(text) else None
+
+
+def _parts(lines: list[_Line], doc_type: str) -> list[Part]:
+    """Named sections from each heading to the next heading, one Part per page."""
+    parts: list[Part] = []
+    current: str | None = None
+    start: tuple[int, int] | None = None
+    prev_end: tuple[int, int] | None = None
+
+    def close(until: tuple[int, int]) -> None:
+        if current and start:
+            _emit(parts, current, start, until, lines)
+
+    for line in lines:
+        name = _part_name(line.text, doc_type) if line.text else None
+        if name is not None:
+            close(prev_end or (line.page, line.start))
+            current = name or None
+            start = (line.page, line.start)
+        if line.text:
+            prev_end = (line.page, line.end)
+    if lines:
+        close((lines[-1].page, lines[-1].end))
+    return parts
+
+
+def _emit(parts: list[Part], name: str, start: tuple[int, int], end: tuple[int, int], lines: list[_Line]) -> None:
+    """Cut one part into per-page Parts."""
+    pages = sorted({ln.page for ln in lines if start[0] <= ln.page <= end[0]})
+    for page in pages:
+        on_page = [ln for ln in lines if ln.page == page]
+        s = start[1] if page == start[0] else on_page[0].start
+        e = end[1] if page == end[0] else on_page[-1].end
+        if e > s:
+            parts.append(Part(name, page, s, e))
+
+
+def _item_starts(lines: list[_Line], group: list[_Segment], doc_type: str) -> list[tuple[int, str, str]]:
+    """(line index, number, title) of each agenda item, by the first layout that
+    finds any: "§ 135 ..." headings, Nykarleby "N §" footers, numbered ärenden."""
+    starts = _paragraph_starts(lines)
+    if not starts:
+        starts = _footer_starts(lines, group)
+    if not starts and doc_type in _AGENDA_TYPES:
+        starts = _numbered_starts(lines)
+    return starts
+
+
+def _title_after(lines: list[_Line], i: int, first: str) -> str:
+    """An item title: the heading's own text, or the next lines up to a section word."""
+    parts = [first] if first else []
+    for line in lines[i + 1:i + 4]:
+        if not line.text or _part_name(line.text, "") is not None or find_case_numbers(line.text) == [line.text]:
+            if parts:
+                break
+            continue
+        if parts and not (line.text[0].islower() or len(" ".join(parts)) < 60 and not parts[-1].endswith((".", ":"))):
+            break
+        parts.append(line.text)
+        if len(" ".join(parts)) > 120:
+            break
+    return " ".join(parts).strip()
+
+
+def _paragraph_starts(lines: list[_Line]) -> list[tuple[int, str, str]]:
+    starts: list[tuple[int, str, str]] = []
+    seen: set[str] = set()
+    for i, line in enumerate(lines):
+        m = _PARA_ITEM.match(line.text) or _NUM_PARA_ITEM.match(line.text)
+        if not m or _LEADER.search(line.text):
+            continue
+        number = m.group(1)
+        following = " ".join(x.text for x in lines[i + 1:i + 4])
+        if _LEADER.search(following) or number in seen or (m.re is _PARA_ITEM and m.group(2)):
+            continue  # a table of contents entry, or the same § continued
+        rest = m.group(3) if m.re is _PARA_ITEM else m.group(2)
+        rest_title = rest if not find_case_numbers(rest) else ""
+        seen.add(number)
+        starts.append((i, number, _title_after(lines, i, rest_title)))
+    return starts
+
+
+def _footer_starts(lines: list[_Line], group: list[_Segment]) -> list[tuple[int, str, str]]:
+    """Nykarleby minutes print "N §" in the footer of every page of item N."""
+    starts: list[tuple[int, str, str]] = []
+    last = None
+    for seg in group:
+        number = next((m.group(1) for x in seg.foot if (m := _FOOTER_ITEM.match(x))), None)
+        if number is None or number == last or seg.stamp:
+            continue
+        last = number
+        idx = next((i for i, ln in enumerate(lines) if ln.page == seg.page and ln.start >= seg.start), None)
+        if idx is None:
+            continue
+        body = [ln for ln in lines[idx:idx + 6] if ln.text and not find_case_numbers(ln.text)]
+        title = re.sub(r"^\d+\s*§\s*", "", body[0].text) if body else ""
+        starts.append((idx, number, title))
+    return starts
+
+
+def _numbered_starts(lines: list[_Line]) -> list[tuple[int, str, str]]:
+    """Numbered ärenden of a kallelse, 1, 2, 3 ... in order, so that numbered
+    lists inside an ärende are not taken for new ones."""
+    starts: list[tuple[int, str, str]] = []
+    expected = 1
+    for i, line in enumerate(lines):
+        m = _TABLE_ITEM.match(line.text)
+        if m:
+            number, title = m.group(1), re.sub(r"<br>", " ", m.group(2)).strip()
+        elif (m := _NUMBERED_ITEM.match(line.text)) and m.group(2)[0].isupper():
+            number, title = m.group(1), m.group(2)
+        else:
+            continue
+        if int(number) != expected or _LEADER.search(line.text):
+            continue
+        expected += 1
+        starts.append((i, number, _title_after(lines, i, title) if not m.re is _TABLE_ITEM else title))
+    return starts
+
+
+def _items(lines: list[_Line], group: list[_Segment], doc_type: str) -> list[AgendaItem]:
+    starts = _item_starts(lines, group, doc_type)
+    items: list[AgendaItem] = []
+    for k, (i, number, title) in enumerate(starts):
+        j = starts[k + 1][0] if k + 1 < len(starts) else len(lines)
+        span = [ln for ln in lines[i:j]]
+        filled = [ln for ln in span if ln.text] or span[:1]
+        text = "\n".join(ln.text for ln in span)
+        if _TABLE_ITEM.match(lines[i].text):
+            text = lines[i].text + "\n" + text
+        items.append(
+            AgendaItem(
+                number=number,
+                title=title,
+                case_numbers=find_case_numbers(text),
+                page_start=lines[i].page,
+                page_end=filled[-1].page,
+                parts=_parts(span, doc_type),
+                char_start=lines[i].start,
+                char_end=filled[-1].end,
+            )
+        )
+    return items
+
+
+# ---------------------------------------------------------------- assembly
+
+
+def _build(group: list[_Segment], first_doc: bool, file_text: str) -> LogicalDocument:
+    doc_type = _doc_type(group, first_doc)
+    zone = _zone(group)
+    votes = _organ_votes(group, doc_type)
+    organ = votes.most_common(1)[0][0] if votes else None
+    document_date = _first_date("\n".join(zone))
+    meeting_date = _meeting_date(zone)
+    if meeting_date is None and doc_type in _MEETING_TYPES:
+        meeting_date = document_date
+    lines = _lines(group)
+    text = "\n".join(ln.text for ln in lines)
+    items = _items(lines, group, doc_type)
+    header_cases = [s.dnr for s in group if s.dnr]
+    case_numbers = list(dict.fromkeys(header_cases + [c for it in items for c in it.case_numbers]))
+    if not case_numbers:
+        case_numbers = find_case_numbers("\n".join(ln.text for ln in lines[:60]))
+    filled = [ln for ln in lines if ln.text]
+    last = filled[-1] if filled else lines[-1]
+    municipality = find_municipality("\n".join(zone) + "\n" + text[:20000]) or find_municipality(file_text)
+    return LogicalDocument(
+        title=_title(group, doc_type, organ, meeting_date or document_date),
+        doc_type=doc_type,
+        organ=organ,
+        municipality=municipality,
+        meeting_date=meeting_date,
+        case_numbers=case_numbers,
+        presenters=_presenters(text),
+        page_start=group[0].page,
+        page_end=last.page,
+        items=items,
+        document_date=document_date,
+        char_start=group[0].start,
+        char_end=last.end,
+        parts=[] if items else _parts(lines, doc_type),
+    )
+
+
+def _inherit(docs: list[LogicalDocument]) -> None:
+    """Documents packed after a kallelse or protokoll belong to its meeting:
+    they take its date, organ and municipality where their own text is silent;
+    a part of the main document resumed after a bilaga points back to it."""
+    head = docs[0]
+    for k, doc in enumerate(docs[1:], start=1):
+        if head.doc_type in _MEETING_TYPES:
+            doc.meeting_date = doc.meeting_date or head.meeting_date
+            doc.organ = doc.organ or head.organ
+        doc.municipality = doc.municipality or head.municipality
+        for j in range(k - 1, -1, -1):
+            if docs[j].doc_type == doc.doc_type and doc.doc_type != "bilaga" and docs[j].organ == doc.organ:
+                if j < k - 1 and all(d.doc_type == "bilaga" for d in docs[j + 1:k]):
+                    doc.parent = docs[j].parent if docs[j].parent is not None else j
+                break
+
+
+def split_documents(pages: list[Page]) -> list[LogicalDocument]:
+    """The logical documents in one file's cleaned pages, in page order.
+
+    A new document starts where the content says so: page numbering restarting
+    ("1 (5)") or the previous page being the last ("5 (5)"), a new document
+    header (TJÄNSTESKRIVELSE, Bilaga, KALLELSE, a protocol header), a bilaga
+    stamp, a new letterhead ("Datum ... Dnr ...") with another case number, an
+    e-mail header. Pages keep their physical numbers."""
+    pages = [p for p in pages]
+    if not pages:
+        return []
+    groups = _group(_segments(pages))
+    file_text = "\n".join(p.clean for p in pages[:5])
+    docs = [_build(g, i == 0, file_text) for i, g in enumerate(groups)]
+    _inherit(docs)
+    return docs
+
+
+def passage_context(doc: LogicalDocument, page: int, char_offset: int) -> tuple[str | None, str | None, bool]:
+    """(item number, part name, is_decision) for a position in the clean text of
+    `page`. Text under "Beslut" counts as a decision only in minutes; the same
+    words in a kallelse or tjänsteskrivelse are a proposal."""
+    key = (page, char_offset)
+    item = next(
+        (it for it in doc.items if (it.page_start, it.char_start) <= key <= (it.page_end, it.char_end)), None
+    )
+    parts = item.parts if item else doc.parts
+    part = next((p for p in parts if p.page == page and p.char_start <= char_offset < p.char_end), None)
+    name = part.name if part else None
+    return (item.number if item else None, name, name == "Beslut" and doc.doc_type in DECISION_TYPES)
+
+
+def iter_positions(doc: LogicalDocument, pages: list[Page]) -> Iterator[tuple[int, int, int]]:
+    """(page, char_start, char_end) ranges of the document on each of its pages."""
+    for p in pages:
+        if doc.page_start <= p.number <= doc.page_end:
+            start = doc.char_start if p.number == doc.page_start else 0
+            end = doc.char_end if p.number == doc.page_end else len(p.clean)
+            yield p.number, start, end
