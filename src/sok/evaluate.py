@@ -69,7 +69,7 @@ def evaluate(searcher: Searcher, questions: list[Question], k: int = 10, mode: s
     rows, empty = [], []
     for q in questions:
         hits = searcher.search(q.question, k=max(k, 10), mode=mode, cutoff=cutoff)
-        best = max((h.evidence for h in hits[:5]), default=0.0)
+        best = max((h.evidence for h in hits), default=0.0)
         if q.expect_empty:
             empty.append({"id": q.id, "question": q.question, "answered_empty": not hits, "best_evidence": best})
             continue

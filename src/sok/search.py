@@ -153,7 +153,7 @@ class Searcher:
         if not query:
             return []
         ranking = self.rank(query, mode, depth)
-        candidates = ranking.ordered if cutoff else ranking.ordered[:k]
+        candidates = ranking.ordered[:k]
         hits: list[Hit] = []
         for start in range(0, len(candidates), 50):
             part = candidates[start:start + 50]
@@ -163,8 +163,6 @@ class Searcher:
                 if cutoff and hit.evidence < RELEVANCE.threshold:
                     continue
                 hits.append(hit)
-                if len(hits) == k:
-                    return hits
         return hits
 
     def _hit(self, row, score: float, query: str, ranking: Ranking) -> Hit:
