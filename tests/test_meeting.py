@@ -141,7 +141,7 @@ Datum
 1 april 2019"""
 
 
-def test_split_documents_finds_kallelse_tjanksteskrivelse_and_bilaga():
+def test_split_documents_finds_kallelse_tjansteskrivelse_and_bilaga():
     docs = split_documents(pages_of(KALLELSE_1, KALLELSE_2, TJSKR, BILAGA))
     assert [(d.doc_type, d.page_start, d.page_end) for d in docs] == [
         ("kallelse", 1, 2), ("tjänsteskrivelse", 3, 3), ("bilaga", 4, 4),

@@ -698,7 +698,7 @@ def _presenters(text: str) -> list[str]:
 
 _PART_NAMES = (
     ("Beslut", re.compile(r"^(?:beslut|[\wåäö]+(?:ens|ets|s) beslut)$", re.I)),
-    ("Förslag till beslut på sammanträdet", re.compile(r"^förslag till beslut på sammanträdet$", re.I)),
+    ("Yrkanden", re.compile(r"^förslag till beslut på sammanträdet$", re.I)),  # motions made at the meeting
     ("Förslag till beslut", re.compile(r"^(?:förslag till beslut(?:\s+i\s+.+)?|beslutsförslag|förslag|.{3,80}s förslag)$", re.I)),
     ("Ärendet", re.compile(r"^(?:ärendet|ärende|ärendebeskrivning|sammanfattning av ärendet|beskrivning av ärendet)$", re.I)),
     ("Handlingar i ärendet", re.compile(r"^(?:handlingar i ärendet|beslutsunderlag)$", re.I)),
@@ -743,13 +743,11 @@ def _lines(group: list[_Segment]) -> list[_Line]:
 def _part_name(line: str) -> str | None:
     """The canonical part a heading line opens; "" for a heading that only ends
     the part before it; None for a line that is no heading."""
-    text = line.strip().rstrip(":").strip()
+    text = line.strip().lstrip("#").strip().rstrip(":").strip()
     if not text or len(text) > 90:
         return None
     for name, pattern in _PART_NAMES:
         if pattern.match(text):
-            if name == "Förslag till beslut på sammanträdet":
-                return "Yrkanden"
             return name
     return "" if _OTHER_HEADING.match(text) else None
 
@@ -941,25 +939,16 @@ def _build(group: list[_Segment], first_doc: bool, file_municipality: str | None
     if meeting_date is None and doc_type in _MEETING_TYPES:
         meeting_date = document_date
     lines = _lines(group)
-    text = "\n".join(ln.text for ln in lines)
     items = _items(lines, group, doc_type)
-    header_cases = [s.dnr for s in group[:2] if s.dnr] if doc_type not in _MEETING_TYPES else []
-    case_numbers = list(dict.fromkeys(header_cases + [c for it in items for c in it.case_numbers]))
-    if not case_numbers:
-        case_numbers = find_case_numbers("\n".join(ln.text for ln in lines[:60]))
-    filled = [ln for ln in lines if ln.text]
-    last = filled[-1] if filled else lines[-1]
-    if group[-1].page > last.page:  # trailing pages without text (scans) still belong here
-        last = _Line(group[-1].page, group[-1].start, group[-1].end, "")
-    municipality = find_municipality("\n".join(zone)) or file_municipality
+    last = _last_line(group, lines)
     return LogicalDocument(
         title=_title(group, doc_type, organ, meeting_date or document_date, items),
         doc_type=doc_type,
         organ=organ,
-        municipality=municipality,
+        municipality=find_municipality("\n".join(zone)) or file_municipality,
         meeting_date=meeting_date,
-        case_numbers=case_numbers,
-        presenters=_presenters(text),
+        case_numbers=_doc_case_numbers(group, doc_type, items, lines),
+        presenters=_presenters("\n".join(ln.text for ln in lines)),
         page_start=group[0].page,
         page_end=last.page,
         items=items,
@@ -968,6 +957,24 @@ def _build(group: list[_Segment], first_doc: bool, file_municipality: str | None
         char_end=last.end,
         parts=[] if items else _parts(lines),
     )
+
+
+def _doc_case_numbers(group: list[_Segment], doc_type: str, items: list[AgendaItem], lines: list[_Line]) -> list[str]:
+    """The letterhead's case number first, then the items'; minutes have only
+    their items' (a header line on a protocol page belongs to one §)."""
+    header = [s.dnr for s in group[:2] if s.dnr] if doc_type not in _MEETING_TYPES else []
+    cases = list(dict.fromkeys(header + [c for it in items for c in it.case_numbers]))
+    return cases or find_case_numbers("\n".join(ln.text for ln in lines[:60]))
+
+
+def _last_line(group: list[_Segment], lines: list[_Line]) -> _Line:
+    """Where the document ends: its last line with text, or the end of trailing
+    pages without text (scans), which still belong to it."""
+    filled = [ln for ln in lines if ln.text]
+    last = filled[-1] if filled else lines[-1]
+    if group[-1].page > last.page:
+        return _Line(group[-1].page, group[-1].start, group[-1].end, "")
+    return last
 
 
 def _inherit(docs: list[LogicalDocument]) -> None:
