@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import asdict
@@ -11,11 +12,13 @@ from pathlib import Path
 
 from .config import DEFAULT_MODEL, default_index_dir
 from .embedding import EmbedderError
-from .evaluate import evaluate, load_questions
+from .answer import ask
+from .evaluate import evaluate, evaluate_answers, load_questions
 from .indexing import IndexError_, sync
 from .records import Hit
 from .search import MODES, SearchError, Searcher
 from .store import Store
+from .timeline import timeline
 
 
 def _mark(text: str, spans: list[tuple[int, int]], tty: bool) -> str:
@@ -86,6 +89,36 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ask(args: argparse.Namespace) -> int:
+    searcher = Searcher(Path(args.index))
+    result = ask(searcher, args.question, llm_url=args.llm, llm_model=args.llm_model)
+    if args.json:
+        print(json.dumps({**asdict(result), "no_answer": result.no_answer, "text": result.render()},
+                         ensure_ascii=False, indent=2))
+    else:
+        print(result.render())
+    return 0
+
+
+def cmd_timeline(args: argparse.Namespace) -> int:
+    result = timeline(Searcher(Path(args.index)), args.query, depth=args.k)
+    if args.json:
+        print(json.dumps({"query": result.query, "by_date": result.by_date, "by_organ": result.by_organ},
+                         ensure_ascii=False, indent=2))
+        return 0
+    if not result.hits:
+        print("Inget i materialet matchar frågan tillräckligt väl.")
+        return 0
+    width = max(n for _, n in result.by_date)
+    print(f"Relevanta passager per sammanträdesdatum för \"{result.query}\":")
+    for date, n in result.by_date:
+        print(f"  {date:<10} {'█' * max(1, round(20 * n / width))} {n}")
+    print("Per organ:")
+    for organ, n in result.by_organ:
+        print(f"  {organ}: {n}")
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     index_dir = Path(args.index)
     if not (index_dir / "sok.sqlite").exists():
@@ -118,6 +151,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     searcher = Searcher(Path(args.index))
+    if args.answers:
+        return _eval_answers(searcher, args)
     result = evaluate(searcher, load_questions([Path(f) for f in args.files]), k=args.k, mode=args.mode, cutoff=args.cutoff)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
@@ -133,6 +168,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
     missed = [q for q in result["questions"] if q["rank"] is None or q["rank"] > 5]
     for q in missed:
         print(f"  miss@5 {q['id']}: {q['question']}  (rang {q['rank']})")
+    return 0
+
+
+def _eval_answers(searcher: Searcher, args: argparse.Namespace) -> int:
+    result = evaluate_answers(searcher, load_questions([Path(f) for f in args.files]))
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return 0
+    print(f"Svarsstöd: {result['support']:.3f} av {result['answerable']} besvarbara frågor "
+          f"(citerade passager innehåller ett facit); {result['answered_empty_wrongly']} fick felaktigt inget svar.")
+    if result["expect_empty"]:
+        print(f"Frågor utan svar i materialet: {result['expect_empty']}, korrekt utan svar: {result['correctly_empty']:.2f}")
+    for r in result["questions"]:
+        if not r["expect_empty"] and not r["supported"]:
+            print(f"  utan stöd {r['id']}: {r['question']}")
     return 0
 
 
@@ -155,6 +205,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cutoff", action="store_true", help="visa bara träffar över den kalibrerade relevanströskeln")
     p.set_defaults(func=cmd_search)
 
+    p = sub.add_parser("ask", help="svar med källhänvisningar, sammanträde för sammanträde")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--llm", metavar="URL", default=os.environ.get("SOK_LLM_URL"),
+                   help="OpenAI-kompatibel chattjänst som formulerar svaret (standard: av; $SOK_LLM_URL)")
+    p.add_argument("--llm-model", default=os.environ.get("SOK_LLM_MODEL"), help="modellnamn för --llm")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("timeline", help="relevanta passager per sammanträdesdatum och organ")
+    p.add_argument("query")
+    p.add_argument("-k", type=int, default=100, help="antal kandidater som vägs in (standard 100)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_timeline)
+
     p = sub.add_parser("status", help="visa indexets innehåll")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
@@ -165,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--mode", choices=MODES, default="hybrid")
     p.add_argument("--cutoff", action="store_true", help="tillämpa relevanströskeln (frågor utan svar ska ge inga träffar)")
+    p.add_argument("--answers", action="store_true", help="utvärdera `sok ask`: stöd i citerade passager, och inget svar där inget finns")
     p.set_defaults(func=cmd_eval)
     return parser
 

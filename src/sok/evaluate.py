@@ -49,6 +49,31 @@ def judge(texts: list[str], answers: list[str]) -> tuple[int | None, list[int | 
     return (min(found) if found else None), first_each
 
 
+def evaluate_answers(searcher: Searcher, questions: list[Question]) -> dict:
+    """Answer support: for answerable questions, do the passages the answer
+    cites contain a gold answer string? For expect_empty ones, is the answer
+    "no answer"?"""
+    from .answer import ask
+
+    rows = []
+    for q in questions:
+        answer = ask(searcher, q.question)
+        cited = searcher.store.passages([s.passage_id for s in answer.sources])
+        supported = judge([r["text"] for r in cited.values()], q.answers)[0] is not None if q.answers else False
+        rows.append({"id": q.id, "question": q.question, "expect_empty": q.expect_empty,
+                     "no_answer": answer.no_answer, "supported": supported, "sources": len(answer.sources)})
+    answerable = [r for r in rows if not r["expect_empty"]]
+    empty = [r for r in rows if r["expect_empty"]]
+    return {
+        "answerable": len(answerable),
+        "support": sum(r["supported"] for r in answerable) / len(answerable) if answerable else None,
+        "answered_empty_wrongly": sum(r["no_answer"] for r in answerable),
+        "expect_empty": len(empty),
+        "correctly_empty": sum(r["no_answer"] for r in empty) / len(empty) if empty else None,
+        "questions": rows,
+    }
+
+
 def _metrics(rows: list[dict], k: int) -> dict:
     n = len(rows)
     if not n:

@@ -1,0 +1,191 @@
+"""`sok ask`: an answer made of sentences taken from the best passages, each
+followed by its citation, grouped by meeting date (oldest first). Extractive
+by default, so every line can be checked against its source; an optional
+OpenAI-compatible endpoint may write the answer instead, and is held to the
+same rule (every sentence cites an existing source) or set aside."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import ANSWER, AnswerConfig
+from .meeting import resolve_dates
+from .records import Hit
+from .relevance import QueryTerms
+from .search import Searcher
+
+NO_ANSWER = "Inget i materialet besvarar frågan."
+MAX_SENTENCE_WORDS = 60  # longer "sentences" are tables or letterheads run together
+FRAGMENT_WEIGHT = 0.7  # a heading or cut-off line says less than a full sentence
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"”»(]?[A-ZÅÄÖ0-9])")
+_BULLET = re.compile(r"^[-•–*]\s|^\d{1,2}[.)]\s")
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass
+class Source:
+    number: int
+    passage_id: int
+    title: str
+    organ: str | None
+    date: str | None
+    file: str
+    path: str
+    page_start: int
+    page_end: int
+
+    @property
+    def label(self) -> str:
+        pages = f"s. {self.page_start}" if self.page_start == self.page_end else f"s. {self.page_start}-{self.page_end}"
+        parts = [self.title, self.organ, self.date, pages, self.file]
+        return ", ".join(p for p in parts if p)
+
+
+@dataclass
+class Sentence:
+    text: str
+    date: str | None  # the meeting or document date the line is grouped under
+    citations: list[int]  # source numbers
+
+
+@dataclass
+class Answer:
+    question: str
+    sentences: list[Sentence] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
+    method: str = "extractive"  # or "llm"
+    note: str | None = None  # why a generated answer was set aside, for instance
+
+    @property
+    def no_answer(self) -> bool:
+        return not self.sentences
+
+    def render(self) -> str:
+        if self.no_answer:
+            return NO_ANSWER + (f"\n({self.note})" if self.note else "")
+        lines, current = [], object()
+        for s in self.sentences:
+            if s.date != current:
+                lines.append(f"\n{s.date or 'Utan datum'}:")
+                current = s.date
+            lines.append(f"  - {s.text} " + "".join(f"[{n}]" for n in s.citations))
+        out = "\n".join(lines).lstrip("\n")
+        out += "\n\nKällor:\n" + "\n".join(f"  [{src.number}] {src.label}" for src in self.sources)
+        if self.note:
+            out += f"\n\n({self.note})"
+        return out
+
+
+def _segments(text: str) -> list[str]:
+    """Lines joined into running text, except after a sentence end, after a
+    short line (a heading, a letterhead field) and before a list item."""
+    segments: list[str] = []
+    prev = ""
+    for line in (l.strip() for l in re.sub(r"\s*\|\s*|<br\s*/?>", lambda m: "\n" if "|" in m.group() else " ", text).split("\n")):
+        if not line:
+            prev = ""
+            continue
+        joins = segments and prev and not prev.endswith((".", "!", "?", ":")) and len(prev.split()) > 6
+        if joins and not _BULLET.match(line):
+            segments[-1] += " " + line
+        else:
+            segments.append(line)
+        prev = line
+    return segments
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences and list items of a passage, whitespace collapsed."""
+    parts = (_SPACE.sub(" ", p).strip(" -•–*") for seg in _segments(text) for p in _SENTENCE_END.split(seg))
+    return [p for p in parts if 4 <= len(p.split()) <= MAX_SENTENCE_WORDS]
+
+
+def _date_of(sentence: str, hit: Hit) -> str | None:
+    """A date the sentence itself names (in the document's year), else the passage's date."""
+    year = int(hit.date[:4]) if hit.date else None
+    found = resolve_dates(sentence, year)
+    return found[0] if found else hit.date
+
+
+def _similar(a: str, b: str) -> bool:
+    wa, wb = set(a.casefold().split()), set(b.casefold().split())
+    return len(wa & wb) / max(1, min(len(wa), len(wb))) >= 0.8
+
+
+def _score(searcher: Searcher, question: str, terms: QueryTerms, candidates: list[tuple[str, Hit]]) -> np.ndarray:
+    """Lexical coverage of the question's terms; for English questions (no
+    shared words) the sentences are embedded and compared to the question."""
+    if terms.english:
+        vecs = searcher.embedder.embed_passages([s for s, _ in candidates])
+        return vecs @ searcher.embedder.embed_query(question)
+    return np.array([terms.coverage(s) * (1.0 if s.rstrip().endswith((".", "!", "?")) else FRAGMENT_WEIGHT)
+                     for s, _ in candidates])
+
+
+def extractive(searcher: Searcher, question: str, hits: list[Hit], cfg: AnswerConfig = ANSWER) -> Answer:
+    """The best sentences of each passage that clears the cut-off."""
+    answer = Answer(question)
+    if not hits:
+        return answer
+    terms = QueryTerms.of(question, searcher.derived.lexical)
+    # A passage with no sentence of its own (a table, a list of names) offers its snippet.
+    candidates = [(s, h) for h in hits for s in (split_sentences(h.text)[: cfg.sentences_per_passage_scan] or [h.snippet])]
+    if not candidates:
+        return answer
+    scores = _score(searcher, question, terms, candidates)
+    floor = cfg.min_sentence_score if not terms.english else float(np.max(scores)) - cfg.english_margin
+    order = [int(i) for i in np.argsort(-scores, kind="stable")]
+    chosen: list[tuple[str, Hit]] = []
+    per_hit: dict[int, int] = {}
+
+    def take(i: int) -> None:
+        text, hit = candidates[i]
+        if per_hit.get(hit.passage_id, 0) >= cfg.max_per_passage or any(_similar(c[0], text) for c in chosen):
+            return
+        chosen.append((text, hit))
+        per_hit[hit.passage_id] = per_hit.get(hit.passage_id, 0) + 1
+
+    # The best line of each of the strongest passages first: they cleared the
+    # cut-off, so each deserves a line even when its wording differs from the question's.
+    for hit in hits[: cfg.lead_passages]:
+        best = next((i for i in order if candidates[i][1] is hit), None)
+        if best is not None:
+            take(best)
+    for i in order:
+        if len(chosen) >= cfg.max_sentences or scores[i] < floor:
+            break
+        take(i)
+
+    numbers: dict[int, int] = {}
+    for text, hit in chosen:
+        if hit.passage_id not in numbers:
+            numbers[hit.passage_id] = len(numbers) + 1
+            answer.sources.append(_source(numbers[hit.passage_id], hit))
+        answer.sentences.append(Sentence(text, _date_of(text, hit), [numbers[hit.passage_id]]))
+    answer.sentences.sort(key=lambda s: (s.date is None, s.date or ""))
+    return answer
+
+
+def _source(number: int, hit: Hit) -> Source:
+    return Source(number, hit.passage_id, hit.title, getattr(hit, "organ", None), hit.date, hit.file, hit.path,
+                  hit.page_start, hit.page_end)
+
+
+def ask(searcher: Searcher, question: str, cfg: AnswerConfig = ANSWER, llm_url: str | None = None,
+        llm_model: str | None = None) -> Answer:
+    """Retrieve with the relevance cut-off, then answer extractively or, when
+    an endpoint is given, with a checked generated answer."""
+    hits = searcher.search(question, k=cfg.passages, cutoff=True)
+    if llm_url and hits:
+        from .llm import generated_answer
+
+        answer, reason = generated_answer(llm_url, llm_model, question, hits, cfg)
+        if answer is not None:
+            return answer
+        fallback = extractive(searcher, question, hits, cfg)
+        fallback.note = f"Det genererade svaret användes inte: {reason}. Svaret är i stället utdrag ur källorna."
+        return fallback
+    return extractive(searcher, question, hits, cfg)
