@@ -290,6 +290,7 @@ def _save_cache(path: Path, tensors: dict[str, "torch.Tensor"], sha256: str) -> 
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
         os.close(fd)
+        os.chmod(tmp_name, 0o644)  # mkstemp makes it private; the weights are public
         save_file(tensors, tmp_name, metadata={"sha256": sha256, "format": str(CACHE_FORMAT)})
         os.replace(tmp_name, path)
         return True

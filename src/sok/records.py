@@ -65,6 +65,12 @@ class Hit:
     snippet: str
     highlights: list[tuple[int, int]]
     evidence: float = 0.0  # relevance evidence; see relevance.py
+    organ: str | None = None
+    doc_type: str | None = None
+    case_numbers: list[str] = field(default_factory=list)
+    item: str | None = None  # the § or agenda item the passage belongs to
+    is_decision: bool = False
+    also_in: list[dict] = field(default_factory=list)  # near-duplicates collapsed into this hit: file, pages, title, date
 
     @property
     def pages_label(self) -> str:
