@@ -1,13 +1,15 @@
 import numpy as np
 import pytest
 
+from sok.meeting import LogicalDocument
 from sok.records import ExtractedFile, Page, Passage
-from sok.store import Store
+from sok.store import Store, StoreError
 
 
 def _file(path: str) -> ExtractedFile:
+    doc = LogicalDocument("Protokoll", "protokoll", "kommunstyrelsen", "Nacka kommun", "2024-01-02", ["KFKS 2024/1"], [], 1, 2)
     return ExtractedFile(path=path, relpath=path.rsplit("/", 1)[-1], sha256="0" * 64, size=10, kind="md",
-                         pages=[Page(1, "text", "text"), Page(2, "", "")], title="T", date="2024-01-02")
+                         pages=[Page(1, "text", "text"), Page(2, "", "")], title="T", date="2024-01-02", documents=[doc])
 
 
 def test_transaction_is_all_or_nothing(tmp_path):
@@ -20,8 +22,10 @@ def test_transaction_is_all_or_nothing(tmp_path):
     assert store.counts()["files"] == 0
     with store.transaction():
         store.add_file(tmp_path, _file("/x/a.md"), [passage], ["h1"])
-    assert store.counts() == {"files": 1, "pages": 2, "empty_pages": 1, "passages": 1}
+    assert store.counts() == {"files": 1, "pages": 2, "empty_pages": 1, "documents": 1, "passages": 1}
     assert store.empty_pages() == [("a.md", 2)]
+    row = next(iter(store.passages([1]).values()))
+    assert (row["organ"], row["doc_type"], row["date"], row["title"]) == ("kommunstyrelsen", "protokoll", "2024-01-02", "Protokoll")
 
 
 def test_deleting_a_file_cascades_and_cache_survives(tmp_path):
@@ -35,3 +39,15 @@ def test_deleting_a_file_cascades_and_cache_survives(tmp_path):
         store.delete_files([row["id"] for row in store.files_under(tmp_path).values()])
     assert store.counts()["passages"] == 0 and store.counts()["pages"] == 0
     assert store.cached_hashes("m", ["h1", "h2"]) == {"h1"}
+
+
+def test_older_format_is_refused_by_readers_and_migrated_by_the_writer(tmp_path):
+    store = Store(tmp_path)
+    store.put_vectors("m", ["h1"], np.ones((1, 4), np.float32))
+    store.set_meta("schema_version", "1")
+    store.db.commit()
+    store.close()
+    with pytest.raises(StoreError, match="äldre format"):
+        Store(tmp_path)
+    writer = Store(tmp_path, writer=True)
+    assert writer.get_meta("schema_version") != "1" and writer.cached_hashes("m", ["h1"]) == {"h1"}

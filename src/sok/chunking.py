@@ -195,3 +195,16 @@ def chunk_pages(pages: list[Page], cfg: ChunkConfig = CHUNK) -> list[Passage]:
             )
         )
     return passages
+
+
+def chunk_span(pages: list[Page], spans: list[tuple[int, int, int]], cfg: ChunkConfig = CHUNK) -> list[Passage]:
+    """Passages of one logical document given as (page, char_start, char_end)
+    spans of the pages' clean text; offsets stay those of the whole page."""
+    by_number = {p.number: p for p in pages}
+    starts = {number: start for number, start, _ in spans}
+    parts = [Page(number, by_number[number].text, by_number[number].clean[start:end]) for number, start, end in spans]
+    passages = chunk_pages(parts, cfg)
+    for p in passages:
+        p.char_start += starts[p.page_start]
+        p.char_end += starts[p.page_end]
+    return passages

@@ -17,7 +17,7 @@ from .evaluate import evaluate, evaluate_answers, load_questions
 from .indexing import IndexError_, sync
 from .records import Hit
 from .search import MODES, SearchError, Searcher
-from .store import Store
+from .store import Store, StoreError
 from .timeline import timeline
 
 
@@ -125,12 +125,17 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"Inget index i {index_dir}. Kör:  sok index MAPP", file=sys.stderr)
         return 1
     store = Store(index_dir)
+    types = store.db.execute("SELECT COALESCE(doc_type, 'okänt'), count(*) FROM documents GROUP BY 1 ORDER BY 2 DESC")
+    organs = store.db.execute("SELECT COALESCE(organ, 'okänt'), count(*) FROM documents GROUP BY 1 ORDER BY 2 DESC")
     info = {
         "index": str(index_dir.resolve()),
         **store.counts(),
         "model": store.get_meta("model_id"),
         "size_bytes": _size(index_dir),
         "generation": store.generation,
+        "pipeline_version": store.get_meta("pipeline_version"),
+        "document_types": dict(types.fetchall()),
+        "organs": dict(organs.fetchall()),
         "empty_page_list": [list(e) for e in store.empty_pages()],
         "last_run": store.last_run(),
     }
@@ -141,7 +146,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     last = info["last_run"]
     print(f"Index: {info['index']} ({info['size_bytes'] / 1e6:.1f} MB)")
     print(f"Filer: {info['files']}  Sidor: {info['pages']}  Sidor utan text: {info['empty_pages']}  Passager: {info['passages']}")
-    print(f"Modell: {info['model']}")
+    print(f"Logiska dokument: {info['documents']}  Typer: " + ", ".join(f"{k} {v}" for k, v in info["document_types"].items()))
+    print("Organ: " + ", ".join(f"{k} {v}" for k, v in info["organs"].items()))
+    print(f"Modell: {info['model']}  Indexversion: {info['pipeline_version']}")
     if last:
         print(f"Senaste indexering: {last['finished']} ({last['folder']})")
     for rel, page in info["empty_page_list"]:
@@ -238,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (IndexError_, SearchError, EmbedderError) as exc:
+    except (IndexError_, SearchError, EmbedderError, StoreError) as exc:
         print(f"Fel: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -294,7 +294,7 @@ def _save_cache(path: Path, tensors: dict[str, "torch.Tensor"], sha256: str) -> 
         save_file(tensors, tmp_name, metadata={"sha256": sha256, "format": str(CACHE_FORMAT)})
         os.replace(tmp_name, path)
         return True
-    except OSError:
+    except Exception:  # OSError, or safetensors' own error on a full disk
         if tmp_name:
             try:
                 os.unlink(tmp_name)

