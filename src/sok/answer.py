@@ -84,7 +84,8 @@ def _segments(text: str) -> list[str]:
     short line (a heading, a letterhead field) and before a list item."""
     segments: list[str] = []
     prev = ""
-    for line in (l.strip() for l in re.sub(r"\s*\|\s*|<br\s*/?>", lambda m: "\n" if "|" in m.group() else " ", text).split("\n")):
+    cells = re.sub(r"\s*\|\s*|<br\s*/?>", lambda m: "\n\n" if "|" in m.group() else " ", text)  # table cells apart
+    for line in (l.strip() for l in cells.split("\n")):
         if not line:
             prev = ""
             continue
@@ -104,9 +105,10 @@ def split_sentences(text: str) -> list[str]:
 
 
 def _date_of(sentence: str, hit: Hit) -> str | None:
-    """A date the sentence itself names (in the document's year), else the passage's date."""
-    year = int(hit.date[:4]) if hit.date else None
-    found = resolve_dates(sentence, year)
+    """A date the sentence itself names (in the document's year, else the year
+    of the dates its passage names), else the passage's date."""
+    known = hit.date or (hit.dates[0] if hit.dates else None)
+    found = resolve_dates(sentence, int(known[:4]) if known else None)
     return found[0] if found else hit.date
 
 

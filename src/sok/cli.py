@@ -13,6 +13,8 @@ from pathlib import Path
 from .config import DEFAULT_MODEL, default_index_dir
 from .embedding import EmbedderError
 from .answer import ask
+from .cases import case
+from .filters import Filters
 from .evaluate import evaluate, evaluate_answers, load_questions
 from .indexing import IndexError_, sync
 from .records import Hit
@@ -33,10 +35,15 @@ def _mark(text: str, spans: list[tuple[int, int]], tty: bool) -> str:
 
 def format_hit(n: int, hit: Hit, tty: bool) -> str:
     date = f", {hit.date}" if hit.date else ""
+    meta = ", ".join(x for x in (hit.organ, hit.doc_type, hit.item, "beslut" if hit.is_decision else None) if x)
     lines = [f"{n}. {hit.title} — {hit.file}, {hit.pages_label}{date}  (poäng {hit.score:.4f})"]
+    if meta:
+        lines.append(f"   {meta}")
     if hit.heading_path:
         lines.append("   " + " › ".join(hit.heading_path))
     lines.append("   " + _mark(hit.snippet, hit.highlights, tty))
+    if hit.also_in:
+        lines.append("   Finns även i: " + "; ".join(f"{o['file']} s. {o['page_start']}" for o in hit.also_in))
     return "\n".join(lines)
 
 
@@ -75,17 +82,62 @@ def cmd_index(args: argparse.Namespace) -> int:
     return status
 
 
+def _date_bound(value: str | None, end: bool) -> str | None:
+    """"2019" means the whole year; "2019-06" the whole month."""
+    if not value:
+        return None
+    if len(value) == 4:
+        return value + ("-12-31" if end else "-01-01")
+    if len(value) == 7:
+        return value + ("-31" if end else "-01")
+    return value
+
+
+def filters_from(args: argparse.Namespace) -> Filters:
+    return Filters(
+        organ=[o.casefold() for o in args.organ or []], doc_type=[t.casefold() for t in args.type or []],
+        date_from=_date_bound(args.date_from, False), date_to=_date_bound(args.date_to, True),
+        case_number=args.case, decisions_only=args.decisions,
+    )
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     searcher = Searcher(Path(args.index))
-    hits = searcher.search(args.query, k=args.k, mode=args.mode, cutoff=args.cutoff)
+    result = searcher.query(args.query, k=args.k, mode=args.mode, cutoff=args.cutoff, filters=filters_from(args))
+    hits = result.hits
     if args.json:
-        print(json.dumps({"query": args.query, "hits": [asdict(h) for h in hits]}, ensure_ascii=False, indent=2))
+        print(json.dumps({"query": args.query, "hits": [asdict(h) for h in hits], "facets": result.facets},
+                         ensure_ascii=False, indent=2))
         return 0
     if not hits:
         print("Inga träffar." if not args.cutoff else "Inget i materialet matchar frågan tillräckligt väl.")
         return 0
     tty = sys.stdout.isatty()
     print("\n\n".join(format_hit(i, h, tty) for i, h in enumerate(hits, start=1)))
+    labels = {"organ": "Organ", "doc_type": "Typ", "year": "År"}
+    print()
+    for key, label in labels.items():
+        print(f"{label}: " + ", ".join(f"{name} ({n})" for name, n in result.facets[key]))
+    return 0
+
+
+def cmd_case(args: argparse.Namespace) -> int:
+    store = Store(Path(args.index))
+    entries = case(store, args.number)
+    store.close()
+    if args.json:
+        print(json.dumps([asdict(e) for e in entries], ensure_ascii=False, indent=2))
+        return 0
+    if not entries:
+        print(f"Inget dokument i indexet nämner ärendet {args.number}.")
+        return 0
+    for e in entries:
+        pages = f"s. {e.page_start}" if e.page_start == e.page_end else f"s. {e.page_start}-{e.page_end}"
+        item = f" {e.item}" if e.item else ""
+        print(f"{e.date or 'okänt datum'}  {e.doc_type or 'dokument'}{item} — {e.organ or 'okänt organ'}: {e.title}")
+        print(f"    {e.file}, {pages}")
+        if e.decision:
+            print(f"    Beslut: {e.decision}")
     return 0
 
 
@@ -210,7 +262,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--mode", choices=MODES, default="hybrid")
     p.add_argument("--cutoff", action="store_true", help="visa bara träffar över den kalibrerade relevanströskeln")
+    p.add_argument("--organ", action="append", help="bara detta organ, t.ex. kommunstyrelsen (kan upprepas)")
+    p.add_argument("--type", action="append", help="bara denna dokumenttyp, t.ex. protokoll (kan upprepas)")
+    p.add_argument("--from", dest="date_from", help="från datum (ÅÅÅÅ, ÅÅÅÅ-MM eller ÅÅÅÅ-MM-DD)")
+    p.add_argument("--to", dest="date_to", help="till och med datum")
+    p.add_argument("--case", help="bara ärendet med detta diarienummer, t.ex. \"KFKS 2019/475\"")
+    p.add_argument("--decisions", action="store_true", help="endast beslut (beslutstext i protokoll)")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("case", help="alla dokument och paragrafer i ett ärende, i datumordning")
+    p.add_argument("number", help="diarienummer, t.ex. \"KFKS 2019/475\"")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_case)
 
     p = sub.add_parser("ask", help="svar med källhänvisningar, sammanträde för sammanträde")
     p.add_argument("question")

@@ -1,12 +1,10 @@
-"""Search filters and facet counts. Filters are applied inside retrieval (a
+"""Search filters. Filters are applied inside retrieval (a
 filter that matches nothing returns nothing, never the unfiltered list)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 
-from .records import Hit
 
 
 @dataclass
@@ -21,11 +19,3 @@ class Filters:
     @property
     def active(self) -> bool:
         return bool(self.organ or self.doc_type or self.date_from or self.date_to or self.case_number or self.decisions_only)
-
-
-def facets(hits: list[Hit]) -> dict[str, list[tuple[str, int]]]:
-    """Counts per organ, document type and year over a result list, most first."""
-    organ = Counter(h.organ or "okänt" for h in hits)
-    doc_type = Counter(h.doc_type or "okänt" for h in hits)
-    year = Counter((h.date or "okänt")[:4] for h in hits)
-    return {"organ": organ.most_common(), "doc_type": doc_type.most_common(), "year": sorted(year.items())}

@@ -76,6 +76,7 @@ class Hit:
     organ: str | None = None
     doc_type: str | None = None
     case_numbers: list[str] = field(default_factory=list)
+    dates: list[str] = field(default_factory=list)  # dates the passage mentions
     item: str | None = None  # the § or agenda item the passage belongs to
     is_decision: bool = False
     also_in: list[dict] = field(default_factory=list)  # near-duplicates collapsed into this hit: file, pages, title, date

@@ -2,9 +2,8 @@
 gets an evidence score from two signals that fail in different ways:
 
 - coverage: the share of the query's terms, weighted by inverse document
-  frequency, that the passage (with its title and headings) contains, found
-  as substrings so that compounds count ("snöröjning" in
-  "vintersnöröjningen"). A question about a concert hall in a corpus with no
+  frequency, that the passage (with its title and headings) contains, as
+  words or as either end of a compound ("snöröjning" in "vintersnöröjningen"). A question about a concert hall in a corpus with no
   concert hall stays low however close the nearest passage is.
 - dense margin: the passage's cosine to the query minus the mean cosine of
   the query's 11th-50th nearest passages. A passage that stands out from the
@@ -56,8 +55,17 @@ class QueryTerms:
         total = sum(self.weights.values())
         if not total:
             return 0.0
-        low = text.casefold()
-        return sum(w for t, w in self.weights.items() if t in low) / total
+        tokens = set(tokenize(text))
+        return sum(w for t, w in self.weights.items() if _present(t, tokens)) / total
+
+
+def _present(term: str, tokens: set[str]) -> bool:
+    """The term as a word, or (for terms of 5+ letters) as either end of a
+    compound: "snöröjning" in "vintersnöröjning", "konserthall" in
+    "konserthallsbygge"; a short stem like "plan" must stand alone."""
+    if term in tokens:
+        return True
+    return len(term) >= 5 and any(tok.startswith(term) or tok.endswith(term) for tok in tokens)
 
 
 def background(dense_scores: list[float]) -> float:

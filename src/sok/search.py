@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from . import derived
 from .config import RELEVANCE, SEARCH, SearchConfig
 from .embedding import Embedder, load_embedder
 from .lexical import tokenize
+from .filters import Filters
+from .meeting import normalize_case_number
 from .records import Hit
 from .relevance import QueryTerms, background, evidence
 from .store import Store, StoreError
@@ -30,6 +33,37 @@ class Ranking:
     dense: dict[int, float]  # cosine of the dense leg's candidates
     background: float  # the query's typical cosine to unrelated passages
     terms: QueryTerms
+
+
+@dataclass
+class Result:
+    hits: list[Hit]
+    facets: dict[str, list[tuple[str, int]]]
+
+
+def shingles(text: str) -> set[int]:
+    words = re.findall(r"\w+", text.casefold())
+    return {hash(" ".join(words[i:i + 3])) for i in range(max(1, len(words) - 2))}
+
+
+def near_duplicate(a: set[int], b: set[int], containment: float = 0.7) -> bool:
+    """The same text again (a kallelse's PM repeated in the protokoll), also
+    when one passage is cut shorter than the other."""
+    return bool(a and b) and len(a & b) / min(len(a), len(b)) >= containment
+
+
+def _occurrence(row) -> dict:
+    return {"passage_id": row["id"], "file": row["relpath"], "title": row["title"], "date": row["date"],
+            "page_start": row["page_start"], "page_end": row["page_end"]}
+
+
+def _facets(rows) -> dict[str, list[tuple[str, int]]]:
+    organ, doc_type, year = Counter(), Counter(), Counter()
+    for row in rows:
+        organ[row["organ"] or "okänt"] += 1
+        doc_type[row["doc_type"] or "okänt"] += 1
+        year[(row["date"] or "okänt")[:4]] += 1
+    return {"organ": organ.most_common(), "doc_type": doc_type.most_common(), "year": sorted(year.items())}
 
 
 class SearchError(Exception):
@@ -123,15 +157,51 @@ class Searcher:
         if self.store.generation != self.derived.generation:
             self.derived = derived.load(self.store)
 
-    def rank(self, query: str, mode: str = "hybrid", depth: int | None = None) -> Ranking:
-        """Candidates best first, with each leg's evidence kept for the cut-off."""
+    def allowed_ids(self, filters: Filters | None) -> np.ndarray | None:
+        """Passage ids that pass the filters (None when no filter is set)."""
+        if filters is None or not filters.active:
+            return None
+        where, args = [], []
+        if filters.organ:
+            where.append(f"d.organ IN ({','.join('?' * len(filters.organ))})")
+            args += filters.organ
+        if filters.doc_type:
+            where.append(f"d.doc_type IN ({','.join('?' * len(filters.doc_type))})")
+            args += filters.doc_type
+        if filters.date_from:
+            where.append("COALESCE(d.date, f.date) >= ?")
+            args.append(filters.date_from)
+        if filters.date_to:
+            where.append("COALESCE(d.date, f.date) <= ?")
+            args.append(filters.date_to)
+        if filters.case_number:
+            number = normalize_case_number(filters.case_number)
+            where.append("(EXISTS (SELECT 1 FROM json_each(p.case_numbers) WHERE value = ?)"
+                         " OR EXISTS (SELECT 1 FROM json_each(d.case_numbers) WHERE value = ?))")
+            args += [number, number]
+        if filters.decisions_only:
+            where.append("p.is_decision = 1")
+        rows = self.store.db.execute(
+            "SELECT p.id FROM passages p JOIN files f ON f.id = p.file_id LEFT JOIN documents d ON d.id = p.document_id"
+            " WHERE " + " AND ".join(where), args,
+        )
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    def rank(self, query: str, mode: str = "hybrid", depth: int | None = None, filters: Filters | None = None) -> Ranking:
+        """Candidates best first, filters applied inside both legs, with each
+        leg's evidence kept for the cut-off."""
         if mode not in MODES:
             raise SearchError(f"okänt sökläge {mode!r}; välj bland {', '.join(MODES)}")
         depth = depth or self.config.candidates
-        lexical = self.derived.lexical.search(query, depth)
+        allowed = self.allowed_ids(filters)
+        mask = np.isin(self.derived.lexical.ids, allowed) if allowed is not None else None
+        lexical = self.derived.lexical.search(query, depth, mask=mask)
         dense: list[tuple[int, float]] = []
+        unfiltered: list[tuple[int, float]] = []
         if len(self.derived.vectors):
-            dense = self.derived.vectors.search(self.embedder.embed_query(query), depth)
+            qvec = self.embedder.embed_query(query)
+            unfiltered = self.derived.vectors.search(qvec, depth)
+            dense = unfiltered if allowed is None else self.derived.vectors.search(qvec, depth, allowed=allowed)
         if mode == "lexical":
             ordered = lexical
         elif mode == "dense":
@@ -146,40 +216,58 @@ class Searcher:
         return Ranking(
             ordered=ordered,
             dense=dict(dense),
-            background=background([score for _, score in dense]),
+            background=background([score for _, score in unfiltered]),
             terms=QueryTerms.of(query, self.derived.lexical),
         )
 
-    def search(self, query: str, k: int = 10, mode: str = "hybrid", cutoff: bool = False, depth: int | None = None) -> list[Hit]:
-        """Top-k hits; with `cutoff`, only hits whose evidence clears the calibrated threshold."""
+    def query(self, query: str, k: int = 10, mode: str = "hybrid", cutoff: bool = False,
+              depth: int | None = None, filters: Filters | None = None) -> Result:
+        """Top-k hits with near-duplicates collapsed into the first occurrence
+        ("finns även i"), and facet counts over every candidate that passes."""
         query = query.strip()
         if not query:
-            return []
-        ranking = self.rank(query, mode, depth)
-        candidates = ranking.ordered[:k]
-        hits: list[Hit] = []
-        for start in range(0, len(candidates), 50):
-            part = candidates[start:start + 50]
-            rows = self.store.passages([pid for pid, _ in part])
-            for pid, score in part:
-                hit = self._hit(rows[pid], score, query, ranking)
-                if cutoff and hit.evidence < RELEVANCE.threshold:
-                    continue
-                hits.append(hit)
-        return hits
+            return Result([], _facets([]))
+        ranking = self.rank(query, mode, depth, filters)
+        rows = self.store.passages([pid for pid, _ in ranking.ordered])
+        passing = [(pid, score) for pid, score in ranking.ordered
+                   if not cutoff or self._evidence(rows[pid], ranking) >= RELEVANCE.threshold]
+        kept: list[tuple[int, float, set[int], list[dict]]] = []
+        for pid, score in passing:
+            if len(kept) == k:
+                break
+            grams = shingles(rows[pid]["text"])
+            twin = next((entry for entry in kept if near_duplicate(entry[2], grams)), None)
+            if twin is not None:
+                twin[3].append(_occurrence(rows[pid]))
+                continue
+            kept.append((pid, score, grams, []))
+        hits = []
+        for pid, score, _, also in kept:
+            hit = self._hit(rows[pid], score, query, ranking)
+            hit.also_in = also
+            hits.append(hit)
+        return Result(hits, _facets(rows[pid] for pid, _ in passing))
+
+    def search(self, query: str, k: int = 10, mode: str = "hybrid", cutoff: bool = False,
+               depth: int | None = None, filters: Filters | None = None) -> list[Hit]:
+        """Top-k hits; with `cutoff`, only hits whose evidence clears the calibrated threshold."""
+        return self.query(query, k, mode, cutoff, depth, filters).hits
+
+    def _evidence(self, row, ranking: Ranking) -> float:
+        headings = " ".join(json.loads(row["heading_path"]))
+        margin = ranking.dense.get(row["id"], ranking.background) - ranking.background
+        context = f"{row['title']}\n{row['organ'] or ''} {row['item_title'] or ''}\n{headings}\n{row['text']}"
+        return round(evidence(ranking.terms, context, margin), 4)
 
     def _hit(self, row, score: float, query: str, ranking: Ranking) -> Hit:
-        headings = json.loads(row["heading_path"])
-        margin = ranking.dense.get(row["id"], ranking.background) - ranking.background
-        context = f"{row['title']}\n{row['organ'] or ''} {row['item_title'] or ''}\n{' '.join(headings)}\n{row['text']}"
         snip, spans = snippet(row["text"], query, self.config.snippet_words)
         return Hit(
             passage_id=row["id"], score=round(score, 6), text=row["text"], file=row["relpath"], path=row["path"],
             title=row["title"], page_start=row["page_start"], page_end=row["page_end"], date=row["date"],
-            heading_path=headings, snippet=snip, highlights=spans,
-            evidence=round(evidence(ranking.terms, context, margin), 4),
-            organ=row["organ"], doc_type=row["doc_type"], case_numbers=json.loads(row["case_numbers"]),
-            item=row["item"], is_decision=bool(row["is_decision"]),
+            heading_path=json.loads(row["heading_path"]), snippet=snip, highlights=spans,
+            evidence=self._evidence(row, ranking), organ=row["organ"], doc_type=row["doc_type"],
+            case_numbers=json.loads(row["case_numbers"]), dates=json.loads(row["dates"]), item=row["item"],
+            is_decision=bool(row["is_decision"]),
         )
 
     def close(self) -> None:

@@ -74,8 +74,15 @@ def year_hint(doc: LogicalDocument, head: str) -> int | None:
     return None
 
 
+_DECISION_LINE = re.compile(r"^.{0,40}\bbeslut:?\s*$", re.IGNORECASE | re.MULTILINE)
+
+
 def _annotate(passage: Passage, doc: LogicalDocument, index: int, year: int | None) -> None:
     item_no, part, decision = passage_context(doc, passage.page_start, passage.char_start)
+    # A passage that starts before "Beslut" (a § heading, a page header) may still hold the decision.
+    if passage.page_start == passage.page_end:  # then text offsets are page offsets from char_start
+        for m in _DECISION_LINE.finditer(passage.text):
+            decision = decision or passage_context(doc, passage.page_start, passage.char_start + m.end() + 1)[2]
     item = next((it for it in doc.items if it.number == item_no), None) if item_no else None
     passage.document = index
     passage.item = f"§ {item_no}" if item_no and item_no.isdigit() and doc.doc_type != "kallelse" else item_no

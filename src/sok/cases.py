@@ -1,0 +1,79 @@
+"""`sok case NUMBER`: every logical document and § that mentions a case, in
+date order, with the decision text where there is one, so a clerk can follow
+a case from tjänsteskrivelse to protokoll."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from .meeting import normalize_case_number
+from .store import Store
+
+_TYPE_ORDER = {"tjänsteskrivelse": 0, "bilaga": 1, "kallelse": 2, "föredragningslista": 2, "protokollsutdrag": 3,
+               "protokoll": 4, "protokollsbilaga": 5}
+
+
+@dataclass
+class CaseEntry:
+    date: str | None
+    doc_type: str | None
+    organ: str | None
+    title: str
+    file: str
+    path: str
+    item: str | None  # "§ 176", when the case is handled under a §
+    item_title: str | None
+    page_start: int
+    page_end: int
+    decision: str | None  # the decision text, in minutes
+
+
+def case(store: Store, number: str) -> list[CaseEntry]:
+    """Documents and items that mention the case, oldest first."""
+    number = normalize_case_number(number)
+    rows = store.db.execute(
+        """
+        SELECT d.id AS doc, d.date, d.doc_type, d.organ, COALESCE(d.title, f.title) AS title, f.relpath, f.path,
+               p.item, p.item_title, p.page_start, p.page_end, p.is_decision, p.text, p.ordinal,
+               EXISTS (SELECT 1 FROM json_each(p.case_numbers) WHERE value = :n) AS in_passage
+        FROM passages p JOIN files f ON f.id = p.file_id JOIN documents d ON d.id = p.document_id
+        WHERE EXISTS (SELECT 1 FROM json_each(d.case_numbers) WHERE value = :n)
+           OR EXISTS (SELECT 1 FROM json_each(p.case_numbers) WHERE value = :n)
+           OR (p.item IS NOT NULL AND EXISTS (
+                SELECT 1 FROM passages q WHERE q.document_id = p.document_id AND q.item = p.item
+                AND EXISTS (SELECT 1 FROM json_each(q.case_numbers) WHERE value = :n)))
+        ORDER BY d.id, p.ordinal
+        """,
+        {"n": number},
+    ).fetchall()
+    groups: dict[tuple[int, str | None], list] = {}
+    for r in rows:
+        # In a document that only mentions the case inside some §, keep those §; else the whole document.
+        groups.setdefault((r["doc"], r["item"]), []).append(r)
+    items_with_case = {key for key, rs in groups.items() if key[1] and any(r["in_passage"] for r in rs)}
+    entries = []
+    for (doc, item), rs in groups.items():
+        if item and (doc, item) not in items_with_case:
+            continue
+        if not item and any(k[0] == doc for k in items_with_case):
+            continue  # the § that handle the case stand for their document (not its table of contents)
+        first = rs[0]
+        decision = " ".join(r["text"] for r in rs if r["is_decision"]) or None
+        entries.append(CaseEntry(
+            date=first["date"], doc_type=first["doc_type"], organ=first["organ"], title=first["title"],
+            file=first["relpath"], path=first["path"], item=item, item_title=first["item_title"],
+            page_start=min(r["page_start"] for r in rs), page_end=max(r["page_end"] for r in rs),
+            decision=" ".join(decision.split())[:600] if decision else None,
+        ))
+    entries.sort(key=lambda e: (e.date or "9999", _TYPE_ORDER.get(e.doc_type or "", 9), e.file, e.page_start))
+    return entries
+
+
+def case_numbers(store: Store) -> list[tuple[str, int]]:
+    """Every case number in the index with the number of documents that name it."""
+    counts: dict[str, int] = {}
+    for (value,) in store.db.execute("SELECT case_numbers FROM documents"):
+        for n in json.loads(value):
+            counts[n] = counts.get(n, 0) + 1
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -1,0 +1,121 @@
+"""Serve indexed originals to the browser, so a citation opens the real
+page. The app (app.py) mounts `routes()` on Streamlit's own server through
+`st.App`, so links are same-origin and need no second port.
+
+Only files the index knows can be served: a request names a file *id*, the
+path comes from the store, symlinks are resolved, and the resolved file must
+lie inside the folder it was indexed from. PDFs are sent as they are (the
+browser's viewer honours `#page=N`); Markdown and text files are shown as
+escaped HTML with one anchor per page (`id="page=N"`), so the same link
+scrolls to the cited page."""
+
+from __future__ import annotations
+
+import html
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from .config import default_index_dir
+
+SERVED = {".pdf": "application/pdf", ".md": "text", ".markdown": "text", ".txt": "text"}
+NOT_FOUND = "Filen finns inte i indexet eller ligger utanför de indexerade mapparna."
+_TEXT_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
+
+
+@dataclass
+class IndexedFile:
+    id: int
+    path: Path  # resolved, inside root
+    relpath: str
+    title: str
+    kind: str  # "pdf" or "text"
+
+
+def index_dir() -> Path:
+    """Read at request time, like the app, so both follow SOK_INDEX."""
+    return default_index_dir()
+
+
+def inside(path: str | Path, root: str | Path) -> Path | None:
+    """`path` with symlinks resolved, if it is an existing file of a served
+    type inside `root` (also resolved); None otherwise."""
+    try:
+        real = Path(path).resolve(strict=True)
+        base = Path(root).resolve(strict=True)
+    except (OSError, RuntimeError):  # missing, or a symlink loop
+        return None
+    if not real.is_relative_to(base) or real == base or not real.is_file():
+        return None
+    if real.suffix.lower() not in SERVED:
+        return None
+    return real
+
+
+def lookup(index: Path, file_id: int) -> IndexedFile | None:
+    """The file with this id, if the index has it and it may be served."""
+    db_path = Path(index) / "sok.sqlite"
+    if not db_path.is_file():
+        return None
+    db = sqlite3.connect(f"file:{quote(str(db_path.resolve()))}?mode=ro", uri=True, timeout=30)
+    try:
+        row = db.execute("SELECT id, path, root, relpath, title FROM files WHERE id=?", (int(file_id),)).fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        db.close()
+    if row is None:
+        return None
+    real = inside(row[1], row[2])
+    if real is None:
+        return None
+    kind = "pdf" if SERVED[real.suffix.lower()] == "application/pdf" else "text"
+    return IndexedFile(id=row[0], path=real, relpath=row[3], title=row[4], kind=kind)
+
+
+def text_page(f: IndexedFile) -> str:
+    """A Markdown or text file as escaped HTML, one section per page, so
+    `#page=N` works for them as for PDFs; nothing in the file is interpreted."""
+    from .extract import read_text_file
+
+    sections = []
+    for page in read_text_file(f.path):
+        sections.append(
+            f'<section id="page={page.number}"><h2>Sida {page.number}</h2>'
+            f"<pre>{html.escape(page.text)}</pre></section>"
+        )
+    title = html.escape(f.title or f.relpath)
+    return (
+        "<!doctype html><html lang='sv'><head><meta charset='utf-8'>"
+        f"<title>{title}</title><style>"
+        "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#111827}"
+        "pre{white-space:pre-wrap;font-family:inherit;line-height:1.5}"
+        "h2{font-size:1rem;color:#6b7280;border-top:1px solid #e5e7eb;padding-top:.8rem}"
+        "section:target{background:#fefce8;outline:2px solid #fde68a;border-radius:.4rem;padding:0 .6rem}"
+        "</style></head><body>"
+        f"<h1>{title}</h1><p style='color:#6b7280'>{html.escape(f.relpath)}</p>{''.join(sections)}</body></html>"
+    )
+
+
+def serve(request: Any) -> Any:
+    """GET /fil/{file_id}: the original PDF, or a page view of a text file."""
+    from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse
+
+    f = lookup(index_dir(), request.path_params["file_id"])
+    if f is None:
+        return PlainTextResponse(NOT_FOUND, status_code=404)
+    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"}
+    if f.kind == "pdf":
+        return FileResponse(f.path, media_type="application/pdf", headers=headers,
+                            filename=f.path.name, content_disposition_type="inline")
+    return HTMLResponse(text_page(f), headers={**headers, "Content-Security-Policy": _TEXT_CSP})
+
+
+def routes() -> list[Any]:
+    """Starlette routes for st.App(routes=...). `int` in the path means a
+    crafted path (../../etc/passwd) never even reaches the lookup."""
+    from starlette.routing import Route
+
+    return [Route("/fil/{file_id:int}", serve, methods=["GET", "HEAD"])]

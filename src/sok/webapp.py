@@ -1,0 +1,567 @@
+"""Pure helpers behind the browser app (app.py): URL state, filters, search
+adapters and HTML fragments. Kept free of Streamlit so they can be tested
+directly and so app.py stays a thin layer of widgets.
+
+Every piece of document text that ends up in HTML passes through `esc`:
+records are untrusted input, and a protokoll quoting `<script>` or Markdown
+must show as text, never run or render."""
+
+from __future__ import annotations
+
+import html
+import inspect
+import json
+import os
+import sqlite3
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+from urllib.parse import quote, urlencode
+
+import numpy as np
+
+from .config import ANSWER, RELEVANCE
+from .filters import Filters
+from .records import Hit
+
+VIEWS = {"sok": "Sök och fråga", "arende": "Ärende", "index": "Om indexet"}
+MODES = {"sok": "Sök", "fraga": "Fråga"}
+UNKNOWN = "okänt"
+SHOWN_HITS = 20  # cards on the result page
+DEPTH = 100  # candidates behind facets and the chart, as in `sok timeline`
+FILE_ROUTE = "/fil"
+
+
+# --- state in the URL -------------------------------------------------------------
+
+
+@dataclass
+class UiState:
+    """Everything a link must carry to reproduce a search."""
+
+    q: str = ""
+    mode: str = "sok"  # key of MODES
+    view: str = "sok"  # key of VIEWS
+    organ: list[str] = field(default_factory=list)
+    doc_type: list[str] = field(default_factory=list)
+    year_from: int | None = None
+    year_to: int | None = None
+    case: str = ""
+    decisions: bool = False
+
+
+def _first(params: Mapping[str, list[str]], key: str) -> str:
+    values = params.get(key) or []
+    return values[-1].strip() if values else ""
+
+
+def _year(text: str) -> int | None:
+    return int(text) if text.isdigit() and len(text) == 4 else None
+
+
+def from_params(params: Mapping[str, list[str]]) -> UiState:
+    """Read the URL leniently: unknown values fall back to defaults, so a
+    hand-edited or old link still opens a working page."""
+    mode, view = _first(params, "lage"), _first(params, "vy")
+    return UiState(
+        q=_first(params, "q"),
+        mode=mode if mode in MODES else "sok",
+        view=view if view in VIEWS else "sok",
+        organ=[v for v in params.get("organ", []) if v],
+        doc_type=[v for v in params.get("typ", []) if v],
+        year_from=_year(_first(params, "fran")),
+        year_to=_year(_first(params, "till")),
+        case=_first(params, "arende"),
+        decisions=_first(params, "beslut") in ("1", "ja", "true"),
+    )
+
+
+def to_params(state: UiState) -> dict[str, str | list[str]]:
+    """Only what differs from the defaults, so links stay short."""
+    out: dict[str, str | list[str]] = {}
+    if state.view != "sok":
+        out["vy"] = state.view
+    if state.q:
+        out["q"] = state.q
+    if state.mode != "sok":
+        out["lage"] = state.mode
+    if state.organ:
+        out["organ"] = list(state.organ)
+    if state.doc_type:
+        out["typ"] = list(state.doc_type)
+    if state.year_from is not None:
+        out["fran"] = str(state.year_from)
+    if state.year_to is not None:
+        out["till"] = str(state.year_to)
+    if state.case:
+        out["arende"] = state.case
+    if state.decisions:
+        out["beslut"] = "1"
+    return out
+
+
+def link(state: UiState) -> str:
+    """A relative link (query string only) that opens `state`."""
+    return "?" + urlencode(to_params(state), doseq=True)
+
+
+def to_filters(state: UiState) -> Filters:
+    return Filters(
+        organ=list(state.organ),
+        doc_type=list(state.doc_type),
+        date_from=f"{state.year_from}-01-01" if state.year_from else None,
+        date_to=f"{state.year_to}-12-31" if state.year_to else None,
+        case_number=state.case or None,
+        decisions_only=state.decisions,
+    )
+
+
+# --- engine: searcher shared by all sessions ----------------------------------------
+
+
+class QueryVectorCache:
+    """Streamlit reruns the whole script on every click; remembering recent
+    query vectors makes those reruns cost no model time."""
+
+    def __init__(self, inner: Any, size: int = 256) -> None:
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.dim = inner.dim
+        self._cached: Callable[[str], np.ndarray] = lru_cache(maxsize=size)(inner.embed_query)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self.inner.embed_passages(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._cached(text)
+
+
+def read_meta(index_dir: Path, key: str) -> str | None:
+    """One meta value without opening a writer Store (which would create tables)."""
+    with readonly(index_dir) as db:
+        row = db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+class readonly:
+    """A read-only connection to the index, closed on exit: the app never
+    writes to an index that `sok index` may be updating."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.path = Path(index_dir) / "sok.sqlite"
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db = sqlite3.connect(f"file:{quote(str(self.path.resolve()))}?mode=ro", uri=True, timeout=30)
+        self.db.row_factory = sqlite3.Row
+        return self.db
+
+    def __exit__(self, *exc: object) -> None:
+        self.db.close()
+
+
+def index_key(index_dir: Path) -> tuple[str, int, int]:
+    """Identity of the index on disk: a folder deleted and rebuilt gets a new
+    sok.sqlite (new inode), so the app loads it afresh instead of reading a
+    deleted file. In-place updates are picked up by Searcher.refresh()."""
+    path = Path(index_dir).resolve() / "sok.sqlite"
+    st = path.stat()
+    return str(path.parent), st.st_dev, st.st_ino
+
+
+def share_connection(store: Any) -> None:
+    """Streamlit runs each rerun in a new thread, and sqlite3 refuses a
+    connection made in another thread; reopen the Searcher's store connection
+    so it can be shared (every use goes through Engine.lock)."""
+    db = sqlite3.connect(store.dir / "sok.sqlite", timeout=30, check_same_thread=False)
+    db.row_factory = sqlite3.Row
+    old, store.db = store.db, db
+    old.close()
+
+
+@dataclass
+class Engine:
+    """The loaded searcher and the lock that serialises its use across sessions."""
+
+    searcher: Any
+    index_dir: Path
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+
+# --- search and answer --------------------------------------------------------------
+
+
+@dataclass
+class Results:
+    hits: list[Hit]  # best first, filters applied
+    facets: dict[str, list[tuple[str, int]]]
+
+    @property
+    def relevant(self) -> list[Hit]:
+        """Hits that clear the calibrated cut-off: what the chart counts."""
+        return [h for h in self.hits if h.evidence >= RELEVANCE.threshold]
+
+
+def matches(hit: Hit, filters: Filters) -> bool:
+    """The filter semantics of sok.filters, applied to one hit (used when the
+    core cannot filter inside retrieval)."""
+    from .meeting import normalize_case_number
+
+    if filters.organ and (hit.organ or "") not in filters.organ:
+        return False
+    if filters.doc_type and (hit.doc_type or "") not in filters.doc_type:
+        return False
+    if filters.date_from and not (hit.date and hit.date >= filters.date_from):
+        return False
+    if filters.date_to and not (hit.date and hit.date <= filters.date_to):
+        return False
+    if filters.case_number:
+        wanted = normalize_case_number(filters.case_number)
+        if wanted not in {normalize_case_number(c) for c in hit.case_numbers}:
+            return False
+    return not (filters.decisions_only and not hit.is_decision)
+
+
+def facets(hits: list[Hit]) -> dict[str, list[tuple[str, int]]]:
+    """Counts per organ, document type and year, as the core's facets (kept
+    here so the app does not depend on where the core puts its own)."""
+    organ = Counter(h.organ or UNKNOWN for h in hits)
+    doc_type = Counter(h.doc_type or UNKNOWN for h in hits)
+    year = Counter((h.date or UNKNOWN)[:4] for h in hits)
+    return {"organ": organ.most_common(), "doc_type": doc_type.most_common(), "year": sorted(year.items())}
+
+
+def _accepts(func: Callable, name: str) -> bool:
+    try:
+        return name in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def run_search(searcher: Any, query: str, filters: Filters, depth: int = DEPTH) -> Results:
+    """One retrieval per page view. Uses the core's filtered `query()` (facets
+    over every passing candidate, near-duplicates collapsed) when present,
+    else plain `search()` with the filters applied here."""
+    active = filters if filters.active else None
+    query_fn = getattr(searcher, "query", None)
+    if query_fn is not None and _accepts(query_fn, "filters"):
+        result = query_fn(query, k=depth, depth=depth, filters=active)
+        return Results(list(result.hits), dict(result.facets))
+    if _accepts(searcher.search, "filters"):
+        hits = searcher.search(query, k=depth, depth=depth, filters=active)
+    else:
+        hits = [h for h in searcher.search(query, k=depth, depth=depth) if active is None or matches(h, active)]
+    return Results(hits, facets(hits))
+
+
+def run_ask(searcher: Any, question: str, filters: Filters, results: Results) -> Any:
+    """The cited answer. Without filters this is exactly `sok ask`; with
+    filters, the core's ask when it takes them, else the extractive answer
+    over the filtered hits that clear the cut-off (as ask would pick them)."""
+    from .answer import ask, extractive
+
+    llm = {"llm_url": os.environ.get("SOK_LLM_URL"), "llm_model": os.environ.get("SOK_LLM_MODEL")}
+    if not filters.active:
+        return ask(searcher, question, **llm)
+    if _accepts(ask, "filters"):
+        return ask(searcher, question, filters=filters, **llm)
+    top = [h for h in results.hits[: ANSWER.passages] if h.evidence >= RELEVANCE.threshold]
+    return extractive(searcher, question, top)
+
+
+def per_date(hits: Iterable[Hit]) -> list[dict[str, Any]]:
+    """Rows for the chart: relevant passages per meeting date and organ,
+    the same counting as `sok timeline` over the current results."""
+    counts = Counter((h.date or UNKNOWN, h.organ or UNKNOWN) for h in hits)
+    rows = [{"datum": d, "organ": label(o), "antal": n} for (d, o), n in counts.items()]
+    return sorted(rows, key=lambda r: (r["datum"] == UNKNOWN, r["datum"], r["organ"]))
+
+
+def per_organ(hits: Iterable[Hit]) -> str:
+    """Relevant passages per organ, most first, as a small escaped table."""
+    counts = Counter(label(h.organ) for h in hits).most_common()
+    rows = "".join(f"<tr><td>{esc(o)}</td><td class='sok-num'>{n}</td></tr>" for o, n in counts)
+    return f"<table class='sok-table sok-small'>{rows}</table>" if rows else ""
+
+
+# --- store queries (read-only connection) -------------------------------------------
+
+
+def file_ids(db: sqlite3.Connection) -> dict[str, int]:
+    """File id by stored path: links name files by id, never by path."""
+    return {r["path"]: r["id"] for r in db.execute("SELECT id, path FROM files")}
+
+
+def context_passages(db: sqlite3.Connection, passage_id: int, radius: int = 1) -> list[dict[str, Any]]:
+    """The passage and its neighbours in the same file (adjacent ordinals)."""
+    row = db.execute("SELECT file_id, ordinal FROM passages WHERE id=?", (passage_id,)).fetchone()
+    if row is None:
+        return []
+    rows = db.execute(
+        "SELECT id, ordinal, text, page_start, page_end FROM passages WHERE file_id=? AND ordinal BETWEEN ? AND ?"
+        " ORDER BY ordinal",
+        (row["file_id"], row["ordinal"] - radius, row["ordinal"] + radius),
+    )
+    return [{**dict(r), "current": r["id"] == passage_id} for r in rows]
+
+
+def passage_text(db: sqlite3.Connection, passage_id: int) -> str:
+    row = db.execute("SELECT text FROM passages WHERE id=?", (passage_id,)).fetchone()
+    return row["text"] if row else ""
+
+
+def choices(db: sqlite3.Connection, column: str) -> list[str]:
+    """Every organ or document type in the index, for the filter lists."""
+    assert column in ("organ", "doc_type")
+    rows = db.execute(f"SELECT DISTINCT {column} FROM documents WHERE {column} IS NOT NULL ORDER BY 1")
+    return [r[0] for r in rows]
+
+
+def years(db: sqlite3.Connection) -> list[int]:
+    rows = db.execute(
+        "SELECT DISTINCT substr(COALESCE(d.date, f.date), 1, 4) FROM files f LEFT JOIN documents d ON d.file_id = f.id"
+    )
+    return sorted(int(r[0]) for r in rows if r[0] and r[0].isdigit())
+
+
+def index_status(db: sqlite3.Connection) -> dict[str, Any]:
+    """What `sok status` reports, read without a writer Store."""
+    one = lambda q: db.execute(q).fetchone()[0]  # noqa: E731
+    meta = {r["key"]: r["value"] for r in db.execute("SELECT key, value FROM meta")}
+    last = db.execute("SELECT started, finished, summary FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    files = db.execute(
+        "SELECT f.relpath, f.kind, f.n_pages, f.title, f.date, f.indexed_at, f.root,"
+        " (SELECT count(*) FROM passages p WHERE p.file_id = f.id) AS passages,"
+        " (SELECT count(*) FROM pages g WHERE g.file_id = f.id AND g.is_empty) AS empty"
+        " FROM files f ORDER BY f.relpath"
+    ).fetchall()
+    empty: dict[str, list[int]] = {}
+    for r in db.execute(
+        "SELECT f.relpath, p.number FROM pages p JOIN files f ON f.id = p.file_id WHERE p.is_empty ORDER BY 1, 2"
+    ):
+        empty.setdefault(r[0], []).append(r[1])
+    return {
+        "files": one("SELECT count(*) FROM files"),
+        "pages": one("SELECT count(*) FROM pages"),
+        "empty_pages": one("SELECT count(*) FROM pages WHERE is_empty"),
+        "passages": one("SELECT count(*) FROM passages"),
+        "documents": one("SELECT count(*) FROM documents") if _has_table(db, "documents") else None,
+        "model": meta.get("model_id"),
+        "generation": meta.get("generation"),
+        "roots": sorted({r["root"] for r in files}),
+        "last_run": {"started": last[0], "finished": last[1], **json.loads(last[2])} if last else None,
+        "file_rows": [dict(r) for r in files],
+        "empty_by_file": empty,
+    }
+
+
+def _has_table(db: sqlite3.Connection, name: str) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
+
+
+# --- text and HTML ------------------------------------------------------------------
+
+
+def esc(value: object) -> str:
+    """HTML-escape anything shown from the records (quotes included)."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def label(name: str | None) -> str:
+    """Organ and type names are stored in lower case; show them capitalised."""
+    if not name:
+        return UNKNOWN
+    return name[:1].upper() + name[1:]
+
+
+def pages_label(start: int, end: int) -> str:
+    return f"s. {start}" if start == end else f"s. {start}–{end}"
+
+
+def file_url(file_id: int | None, page: int) -> str | None:
+    """The app's own route for an indexed file, opened at `page`."""
+    return None if file_id is None else f"{FILE_ROUTE}/{int(file_id)}#page={int(page)}"
+
+
+def highlight(text: str, spans: Iterable[tuple[int, int]]) -> str:
+    """`text` escaped, with the spans (offsets into the raw text) in <mark>."""
+    out, pos = [], 0
+    for a, b in sorted(spans):
+        if a < pos or b <= a:
+            continue
+        out += [esc(text[pos:a]), "<mark>", esc(text[a:b]), "</mark>"]
+        pos = b
+    out.append(esc(text[pos:]))
+    return "".join(out)
+
+
+def meta_parts(organ: str | None, doc_type: str | None, date: str | None, start: int, end: int,
+               item: str | None = None) -> list[str]:
+    parts = [label(organ) if organ else None, doc_type, date or "utan datum", pages_label(start, end), item]
+    return [p for p in parts if p]
+
+
+def open_link(url: str | None, page: int) -> str:
+    if not url:
+        return ""
+    return f'<a class="sok-open" href="{esc(url)}" target="_blank" rel="noopener">Öppna sidan {int(page)}</a>'
+
+
+def also_in_html(also_in: list[dict]) -> str:
+    """The near-duplicates collapsed into a hit ("finns även i")."""
+    if not also_in:
+        return ""
+    items = []
+    for o in also_in:
+        where = ", ".join(p for p in [o.get("date"), pages_label(o.get("page_start", 1), o.get("page_end", 1))] if p)
+        items.append(f"<li>{esc(o.get('title') or o.get('file'))} <span class='sok-dim'>({esc(where)}, "
+                     f"{esc(o.get('file'))})</span></li>")
+    return f"<div class='sok-also'>Finns även i:<ul>{''.join(items)}</ul></div>"
+
+
+def case_links(numbers: Iterable[str], base: UiState) -> str:
+    links = []
+    for n in numbers:
+        target = UiState(view="arende", case=n)
+        links.append(f'<a class="sok-case" href="{esc(link(target))}" target="_self">{esc(n)}</a>')
+    return f"<div class='sok-cases'>Ärende: {' '.join(links)}</div>" if links else ""
+
+
+def hit_card(n: int, hit: Hit, url: str | None, base: UiState) -> str:
+    """One result as HTML: title, organ, type, meeting date, pages, § and the
+    snippet with the query's words marked; every record string escaped."""
+    weak = "" if hit.evidence >= RELEVANCE.threshold else "<span class='sok-weak'>svag träff</span>"
+    decision = "<span class='sok-badge'>beslut</span>" if hit.is_decision else ""
+    meta = " · ".join(esc(p) for p in meta_parts(hit.organ, hit.doc_type, hit.date, hit.page_start, hit.page_end,
+                                                  hit.item))
+    heading = " › ".join(hit.heading_path[-2:]) if hit.heading_path else ""
+    return (
+        f"<div class='sok-card' data-passage='{int(hit.passage_id)}'>"
+        f"<div class='sok-head'><span class='sok-n'>{n}</span><span class='sok-title'>{esc(hit.title)}</span>"
+        f"{decision}{weak}</div>"
+        f"<div class='sok-meta'>{meta}</div>"
+        + (f"<div class='sok-heading'>{esc(heading)}</div>" if heading else "")
+        + f"<div class='sok-snippet'>{highlight(hit.snippet, hit.highlights)}</div>"
+        + also_in_html(hit.also_in)
+        + case_links(hit.case_numbers[:3], base)
+        + f"<div class='sok-foot'>{open_link(url, hit.page_start)}<span class='sok-file'>{esc(hit.file)}</span></div>"
+        "</div>"
+    )
+
+
+def answer_html(answer: Any, urls: Mapping[int, str | None], no_answer_text: str) -> str:
+    """The answer grouped by meeting date; each citation links to its page."""
+    if answer.no_answer:
+        note = f"<div class='sok-dim'>{esc(answer.note)}</div>" if answer.note else ""
+        return f"<div class='sok-answer sok-noanswer'><p>{esc(no_answer_text)}</p>{note}</div>"
+    labels = {s.number: s.label for s in answer.sources}
+    blocks, current, items = [], object(), []
+
+    def close() -> None:
+        if items:
+            blocks.append("<ul>" + "".join(items) + "</ul>")
+            items.clear()
+
+    for s in answer.sentences:
+        if s.date != current:
+            close()
+            blocks.append(f"<div class='sok-date'>{esc(s.date or 'Utan datum')}</div>")
+            current = s.date
+        cites = "".join(
+            f'<a class="sok-cite" href="{esc(urls.get(c) or "#")}" target="_blank" rel="noopener" '
+            f'title="{esc(labels.get(c, ""))}">[{int(c)}]</a>'
+            for c in s.citations
+        )
+        items.append(f"<li>{esc(s.text)} {cites}</li>")
+    close()
+    note = f"<div class='sok-dim'>{esc(answer.note)}</div>" if answer.note else ""
+    return f"<div class='sok-answer'>{''.join(blocks)}{note}</div>"
+
+
+def source_card(source: Any, excerpt: tuple[str, list[tuple[int, int]]], url: str | None) -> str:
+    """A cited source: number, title, where it is, and the cited passage."""
+    text, spans = excerpt
+    meta = " · ".join(esc(p) for p in meta_parts(source.organ, None, source.date, source.page_start, source.page_end))
+    return (
+        f"<div class='sok-card' id='kalla-{int(source.number)}'>"
+        f"<div class='sok-head'><span class='sok-n'>[{int(source.number)}]</span>"
+        f"<span class='sok-title'>{esc(source.title)}</span></div>"
+        f"<div class='sok-meta'>{meta}</div>"
+        f"<div class='sok-snippet'>{highlight(text, spans)}</div>"
+        f"<div class='sok-foot'>{open_link(url, source.page_start)}<span class='sok-file'>{esc(source.file)}</span></div>"
+        "</div>"
+    )
+
+
+def context_html(rows: list[dict[str, Any]]) -> str:
+    """Neighbouring passages, the hit itself marked."""
+    parts = []
+    for r in rows:
+        cls = "sok-ctx sok-ctx-current" if r["current"] else "sok-ctx"
+        parts.append(f"<div class='{cls}'><div class='sok-dim'>{esc(pages_label(r['page_start'], r['page_end']))}"
+                     f"</div><div class='sok-pre'>{esc(r['text'])}</div></div>")
+    return "".join(parts)
+
+
+def case_table(entries: list[Any], urls: list[str | None]) -> str:
+    """The case view: every document and § that handles the case, oldest first."""
+    rows = []
+    for e, url in zip(entries, urls):
+        item = " ".join(p for p in [getattr(e, "item", None), getattr(e, "item_title", None)] if p)
+        decision = getattr(e, "decision", None)
+        rows.append(
+            "<tr>"
+            f"<td class='sok-nowrap'>{esc(e.date or 'utan datum')}</td>"
+            f"<td>{esc(label(e.organ) if e.organ else '')}</td>"
+            f"<td>{esc(e.doc_type or '')}</td>"
+            f"<td><div class='sok-title'>{esc(e.title)}</div>"
+            + (f"<div class='sok-meta'>{esc(item)}</div>" if item else "")
+            + (f"<div class='sok-decision'><b>Beslut:</b> {esc(decision)}</div>" if decision else "")
+            + f"<div class='sok-file'>{esc(e.file)}</div></td>"
+            f"<td class='sok-nowrap'>{open_link(url, e.page_start)}</td>"
+            "</tr>"
+        )
+    head = "<tr><th>Datum</th><th>Organ</th><th>Typ</th><th>Handling</th><th></th></tr>"
+    return f"<table class='sok-table'>{head}{''.join(rows)}</table>"
+
+
+CSS = """
+<style>
+.sok-card{line-height:1.45}
+.sok-head{display:flex;gap:.5rem;align-items:baseline;flex-wrap:wrap}
+.sok-n{color:#6b7280;font-weight:600;min-width:1.4rem}
+.sok-title{font-weight:600;color:#111827}
+.sok-meta,.sok-heading{color:#4b5563;font-size:.88rem;margin-top:.15rem}
+.sok-heading{font-style:italic}
+.sok-snippet{margin-top:.45rem}
+.sok-snippet mark,.sok-ctx mark{background:#fde68a;padding:0 .1rem;border-radius:.15rem}
+.sok-foot{display:flex;gap:.9rem;align-items:center;margin-top:.55rem;flex-wrap:wrap}
+.sok-open{display:inline-block;padding:.2rem .65rem;border:1px solid #1d4ed8;border-radius:.4rem;color:#1d4ed8 !important;
+  text-decoration:none !important;font-size:.88rem}
+.sok-open:hover{background:#eff6ff}
+.sok-file{color:#6b7280;font-size:.8rem;word-break:break-all}
+.sok-dim{color:#6b7280;font-size:.85rem}
+.sok-weak{font-size:.75rem;color:#92400e;background:#fef3c7;border-radius:.3rem;padding:0 .35rem}
+.sok-badge{font-size:.75rem;color:#065f46;background:#d1fae5;border-radius:.3rem;padding:0 .35rem}
+.sok-also{font-size:.85rem;color:#374151;margin-top:.4rem}
+.sok-also ul{margin:.1rem 0 0 1.1rem;padding:0}
+.sok-cases{font-size:.85rem;margin-top:.3rem}
+.sok-case{margin-right:.4rem}
+.sok-answer{border-left:4px solid #1d4ed8;background:#f8fafc;padding:.6rem 1rem;border-radius:.3rem;line-height:1.5}
+.sok-answer ul{margin:.1rem 0 .5rem 1.1rem;padding:0}
+.sok-date{font-weight:600;color:#1e3a8a;margin-top:.3rem}
+.sok-cite{font-weight:600;text-decoration:none;margin-left:.1rem}
+.sok-noanswer p{margin:0;font-weight:600}
+.sok-ctx{border-left:3px solid #e5e7eb;padding:.2rem .6rem;margin:.3rem 0}
+.sok-ctx-current{border-left-color:#1d4ed8;background:#f8fafc}
+.sok-pre{white-space:pre-wrap;font-size:.88rem}
+.sok-table{border-collapse:collapse;width:100%}
+.sok-table th,.sok-table td{border-bottom:1px solid #e5e7eb;padding:.45rem .5rem;vertical-align:top;text-align:left}
+.sok-nowrap{white-space:nowrap}
+.sok-num{text-align:right}
+.sok-small td{padding:.2rem .4rem;font-size:.88rem}
+.sok-decision{font-size:.88rem;margin-top:.2rem}
+</style>
+"""

