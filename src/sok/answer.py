@@ -117,14 +117,36 @@ def _similar(a: str, b: str) -> bool:
     return len(wa & wb) / max(1, min(len(wa), len(wb))) >= 0.8
 
 
+# What a Swedish question word asks for, and how a sentence that gives it looks.
+_EXPECTS = [
+    (re.compile(r"^\s*när\b", re.I), re.compile(r"\b(19|20)\d\d\b|\b\d{1,2} (januari|februari|mars|april|maj|juni|juli|"
+                                                  r"augusti|september|oktober|november|december)\b", re.I)),
+    (re.compile(r"^\s*(hur (mycket|många|stor)|vilket belopp|vad kostar)\b", re.I), re.compile(r"\d")),
+    (re.compile(r"^\s*vem\b|^\s*vilka (läkare|ledamöter|personer)\b", re.I),
+     re.compile(r"\b[A-ZÅÄÖ][a-zåäö]+ [A-ZÅÄÖ][a-zåäö]+\b|\((S|M|C|L|KD|V|MP|SD|NL)\)")),
+]
+EXPECTED_BONUS = 0.2
+
+
+def _expected_bonus(question: str, sentence: str) -> float:
+    """A sentence that has the kind of answer the question word asks for."""
+    for asks, gives in _EXPECTS:
+        if asks.search(question):
+            return EXPECTED_BONUS if gives.search(sentence) else 0.0
+    return 0.0
+
+
 def _score(searcher: Searcher, question: str, terms: QueryTerms, candidates: list[tuple[str, Hit]]) -> np.ndarray:
-    """Lexical coverage of the question's terms; for English questions (no
-    shared words) the sentences are embedded and compared to the question."""
+    """Lexical coverage of the question's terms, a little more for a sentence
+    that has what the question word asks for (a date for "När"); for English
+    questions (no shared words) the sentences are embedded and compared."""
     if terms.english:
         vecs = searcher.embedder.embed_passages([s for s, _ in candidates])
         return vecs @ searcher.embedder.embed_query(question)
-    return np.array([terms.coverage(s) * (1.0 if s.rstrip().endswith((".", "!", "?")) else FRAGMENT_WEIGHT)
-                     for s, _ in candidates])
+    return np.array([
+        terms.coverage(s) * (1.0 if s.rstrip().endswith((".", "!", "?")) else FRAGMENT_WEIGHT) + _expected_bonus(question, s)
+        for s, _ in candidates
+    ])
 
 
 def extractive(searcher: Searcher, question: str, hits: list[Hit], cfg: AnswerConfig = ANSWER) -> Answer:
