@@ -22,7 +22,7 @@ def test_facets_count_organ_type_and_year(real_index):
     result = Searcher(real_index[0]).query("kommunstyrelsen beslutar", k=5)
     organs = dict(result.facets["organ"])
     assert organs and sum(organs.values()) >= len(result.hits)
-    assert all(len(y) == 4 for y, _ in result.facets["year"] if y != "okän")
+    assert all(len(y) == 4 or y == "okänt" for y, _ in result.facets["year"])
 
 
 def test_near_duplicate_containment():

@@ -62,7 +62,7 @@ def _facets(rows) -> dict[str, list[tuple[str, int]]]:
     for row in rows:
         organ[row["organ"] or "okänt"] += 1
         doc_type[row["doc_type"] or "okänt"] += 1
-        year[(row["date"] or "okänt")[:4]] += 1
+        year[row["date"][:4] if row["date"] else "okänt"] += 1
     return {"organ": organ.most_common(), "doc_type": doc_type.most_common(), "year": sorted(year.items())}
 
 
