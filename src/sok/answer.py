@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import ANSWER, AnswerConfig
+from .filters import Filters
 from .meeting import resolve_dates
 from .records import Hit
 from .relevance import QueryTerms
@@ -199,10 +200,10 @@ def _source(number: int, hit: Hit) -> Source:
 
 
 def ask(searcher: Searcher, question: str, cfg: AnswerConfig = ANSWER, llm_url: str | None = None,
-        llm_model: str | None = None) -> Answer:
-    """Retrieve with the relevance cut-off, then answer extractively or, when
-    an endpoint is given, with a checked generated answer."""
-    hits = searcher.search(question, k=cfg.passages, cutoff=True)
+        llm_model: str | None = None, filters: Filters | None = None) -> Answer:
+    """Retrieve with the relevance cut-off (and the filters), then answer
+    extractively or, when an endpoint is given, with a checked generated answer."""
+    hits = searcher.search(question, k=cfg.passages, cutoff=True, filters=filters)
     if llm_url and hits:
         from .llm import generated_answer
 

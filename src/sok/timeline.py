@@ -22,7 +22,10 @@ class Timeline:
 
 def timeline(searcher: Searcher, query: str, depth: int = 100) -> Timeline:
     hits = searcher.search(query, k=depth, cutoff=True, depth=depth)
-    dates = Counter(h.date or UNKNOWN for h in hits)
+    dates: Counter[str] = Counter()
+    for h in hits:
+        # An undated document (an annual report) counts under the meetings its passage names.
+        dates.update([h.date] if h.date else (h.dates or [UNKNOWN]))
     organs = Counter(getattr(h, "organ", None) or UNKNOWN for h in hits)
     return Timeline(
         query=query,

@@ -274,9 +274,9 @@ def run_ask(searcher: Any, question: str, filters: Filters, results: Results) ->
 def per_date(hits: Iterable[Hit]) -> list[dict[str, Any]]:
     """Rows for the chart: relevant passages per meeting date and organ,
     the same counting as `sok timeline` over the current results."""
-    counts = Counter((h.date or UNKNOWN, h.organ or UNKNOWN) for h in hits)
+    counts = Counter((h.date or "utan datum", h.organ or UNKNOWN) for h in hits)
     rows = [{"datum": d, "organ": label(o), "antal": n} for (d, o), n in counts.items()]
-    return sorted(rows, key=lambda r: (r["datum"] == UNKNOWN, r["datum"], r["organ"]))
+    return sorted(rows, key=lambda r: (r["datum"] == "utan datum", r["datum"], r["organ"]))
 
 
 def per_organ(hits: Iterable[Hit]) -> str:
@@ -305,6 +305,14 @@ def context_passages(db: sqlite3.Connection, passage_id: int, radius: int = 1) -
         (row["file_id"], row["ordinal"] - radius, row["ordinal"] + radius),
     )
     return [{**dict(r), "current": r["id"] == passage_id} for r in rows]
+
+
+def passage_files(db: sqlite3.Connection, passage_ids: list[int]) -> dict[int, int]:
+    """File id by passage id, for links to the near-duplicates of a hit."""
+    if not passage_ids:
+        return {}
+    marks = ",".join("?" * len(passage_ids))
+    return {r[0]: r[1] for r in db.execute(f"SELECT id, file_id FROM passages WHERE id IN ({marks})", passage_ids)}
 
 
 def passage_text(db: sqlite3.Connection, passage_id: int) -> str:
@@ -371,8 +379,7 @@ def esc(value: object) -> str:
 
 def label(name: str | None) -> str:
     """Organ and type names are stored in lower case; show them capitalised."""
-    if not name:
-        return UNKNOWN
+    name = name or UNKNOWN
     return name[:1].upper() + name[1:]
 
 
@@ -409,19 +416,22 @@ def open_link(url: str | None, page: int) -> str:
     return f'<a class="sok-open" href="{esc(url)}" target="_blank" rel="noopener">Öppna sidan {int(page)}</a>'
 
 
-def also_in_html(also_in: list[dict]) -> str:
-    """The near-duplicates collapsed into a hit ("finns även i")."""
+def also_in_html(also_in: list[dict], urls: list[str | None]) -> str:
+    """The near-duplicates collapsed into a hit ("finns även i"), each with its own link."""
     if not also_in:
         return ""
     items = []
-    for o in also_in:
-        where = ", ".join(p for p in [o.get("date"), pages_label(o.get("page_start", 1), o.get("page_end", 1))] if p)
-        items.append(f"<li>{esc(o.get('title') or o.get('file'))} <span class='sok-dim'>({esc(where)}, "
-                     f"{esc(o.get('file'))})</span></li>")
+    for o, url in zip(also_in, urls):
+        start, end = o.get("page_start", 1), o.get("page_end", 1)
+        where = ", ".join(p for p in [o.get("date"), pages_label(start, end)] if p)
+        title = esc(o.get("title") or o.get("file"))
+        name = f'<a href="{esc(url)}" target="_blank" rel="noopener">{title}</a>' if url else title
+        items.append(f"<li>{name} <span class='sok-dim'>({esc(where)}, {esc(o.get('file'))})</span></li>")
     return f"<div class='sok-also'>Finns även i:<ul>{''.join(items)}</ul></div>"
 
 
-def case_links(numbers: Iterable[str], base: UiState) -> str:
+def case_links(numbers: Iterable[str]) -> str:
+    """Case numbers as links to the case view (a new page load keeps it simple)."""
     links = []
     for n in numbers:
         target = UiState(view="arende", case=n)
@@ -429,7 +439,7 @@ def case_links(numbers: Iterable[str], base: UiState) -> str:
     return f"<div class='sok-cases'>Ärende: {' '.join(links)}</div>" if links else ""
 
 
-def hit_card(n: int, hit: Hit, url: str | None, base: UiState) -> str:
+def hit_card(n: int, hit: Hit, url: str | None, also_urls: list[str | None] | None = None) -> str:
     """One result as HTML: title, organ, type, meeting date, pages, § and the
     snippet with the query's words marked; every record string escaped."""
     weak = "" if hit.evidence >= RELEVANCE.threshold else "<span class='sok-weak'>svag träff</span>"
@@ -444,8 +454,8 @@ def hit_card(n: int, hit: Hit, url: str | None, base: UiState) -> str:
         f"<div class='sok-meta'>{meta}</div>"
         + (f"<div class='sok-heading'>{esc(heading)}</div>" if heading else "")
         + f"<div class='sok-snippet'>{highlight(hit.snippet, hit.highlights)}</div>"
-        + also_in_html(hit.also_in)
-        + case_links(hit.case_numbers[:3], base)
+        + also_in_html(hit.also_in, also_urls or [None] * len(hit.also_in))
+        + case_links(hit.case_numbers[:3])
         + f"<div class='sok-foot'>{open_link(url, hit.page_start)}<span class='sok-file'>{esc(hit.file)}</span></div>"
         "</div>"
     )
@@ -529,6 +539,7 @@ def case_table(entries: list[Any], urls: list[str | None]) -> str:
 
 CSS = """
 <style>
+[data-testid="stMainBlockContainer"]{padding-top:3rem}
 .sok-card{line-height:1.45}
 .sok-head{display:flex;gap:.5rem;align-items:baseline;flex-wrap:wrap}
 .sok-n{color:#6b7280;font-weight:600;min-width:1.4rem}

