@@ -378,7 +378,8 @@ class TorchE5Embedder:
             raise EmbedderError(f"okänt parallel-läge {parallel!r}: använd 'batches' eller 'ops'")
         self.threads = max(1, int(threads or len(os.sched_getaffinity(0))))
         self.parallel = parallel
-        torch.set_num_threads(1 if parallel == "batches" else self.threads)
+        self._intra_threads = 1 if parallel == "batches" else self.threads
+        torch.set_num_threads(self._intra_threads)
         self._pool: ThreadPoolExecutor | None = None
         if parallel == "batches" and self.threads > 1:
             self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="e5-torch")
@@ -440,6 +441,8 @@ class TorchE5Embedder:
     def _forward(self, batch: list[list[int]]) -> np.ndarray:
         """Mean-pooled (not yet normalised) vectors of a padded batch."""
         torch = self._torch
+        if torch.get_num_threads() != self._intra_threads:  # per OS thread; another user may have changed it
+            torch.set_num_threads(self._intra_threads)
         width = max(len(ids) for ids in batch)
         ids = torch.full((len(batch), width), self.tokenizer.pad, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)

@@ -57,7 +57,8 @@ class SentenceTransformerEmbedder:
             self._model = SentenceTransformer(name_or_path, device="cpu")
         except Exception as exc:  # the library raises many kinds for a missing model
             raise EmbedderError(f"modellen {name_or_path!r} kan inte laddas: {exc}") from exc
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(dimension())  # renamed in sentence-transformers 6
         label = Path(name_or_path).name if Path(name_or_path).exists() else name_or_path
         self.model_id = f"st/{label}"
         e5 = "e5" in name_or_path.lower()
