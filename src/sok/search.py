@@ -15,7 +15,7 @@ import numpy as np
 
 from . import derived
 from .config import RELEVANCE, SEARCH, SearchConfig
-from .embedding import Embedder, load_embedder
+from .embedding import Embedder, load_query_embedder
 from .lexical import tokenize
 from .filters import Filters
 from .meeting import normalize_case_number
@@ -144,7 +144,7 @@ class Searcher:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = load_embedder(self.spec)
+            self._embedder = load_query_embedder(self.spec)
             if self.model_id and self._embedder.model_id != self.model_id:
                 raise SearchError(
                     f"Indexet är byggt med {self.model_id!r}, installerad modell ger {self._embedder.model_id!r}. "

@@ -356,7 +356,7 @@ def index_status(db: sqlite3.Connection) -> dict[str, Any]:
         "empty_pages": one("SELECT count(*) FROM pages WHERE is_empty"),
         "passages": one("SELECT count(*) FROM passages"),
         "documents": one("SELECT count(*) FROM documents") if _has_table(db, "documents") else None,
-        "model": meta.get("model_id"),
+        "model": f"{meta['model_id']} ({meta.get('route') or meta.get('embedder')})" if meta.get("model_id") else None,
         "generation": meta.get("generation"),
         "roots": sorted({r["root"] for r in files}),
         "last_run": {"started": last[0], "finished": last[1], **json.loads(last[2])} if last else None,
