@@ -37,9 +37,9 @@ class RelevanceConfig:
     """The "no good match" cut-off (see relevance.py); calibrated with
     `sok eval --cutoff` on shared/eval and eval/calibration.jsonl."""
 
-    threshold: float = 0.6
-    margin_weight: float = 10.0
-    english_margin_weight: float = 28.0
+    threshold: float = 0.5  # 0.05 below the weakest answerable dev question
+    margin_weight: float = 6.0
+    english_margin_weight: float = 20.0
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,7 @@ def check_model(store: Store, spec: str) -> None:
     if stored and stored != space_of(spec):
         raise IndexError_(
             f"Indexet i {store.dir} är byggt med modellen {stored!r}, inte {space_of(spec)!r}. "
-            f"Använd --model {store.get_meta('embedder')} eller ett nytt --index."
+            "Välj ett annat --index, eller radera indexmappen och kör  sok index  igen."
         )
 
 
