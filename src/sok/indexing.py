@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ from tqdm import tqdm
 
 from . import derived
 from .clean import clean_pages
-from .config import EMBED_BATCH, PIPELINE_VERSION
+from .config import EMBED_BATCH, LIMITS, PIPELINE_VERSION, LimitsConfig
 from .embedding import Embedder, load_embedder, space_of
 from .extract import ExtractionError, extract_file, find_files, sha256_file
 from .records import ExtractedFile, Passage
@@ -77,11 +79,28 @@ def index_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def prepare(path: Path, root: Path, sha: str) -> tuple[ExtractedFile, list[Passage]]:
-    """Extract, clean and structure one file into passages."""
-    f = extract_file(path, root, sha)
+def prepare(path: Path, root: Path, sha: str, limits: LimitsConfig = LIMITS) -> tuple[ExtractedFile, list[Passage]]:
+    """Extract, clean and structure one file into passages. A file that changes
+    or disappears while it is read is skipped this run (its previous version,
+    if any, stays) and read whole next time."""
+    f = extract_file(path, root, sha, limits)
+    try:
+        unchanged = sha256_file(path) == sha
+    except OSError:
+        unchanged = False
+    if not unchanged:
+        raise ExtractionError("filen ändrades eller försvann medan den lästes; den läses vid nästa körning")
     clean_pages(f.pages)
     return f, structure(f)
+
+
+def pause_point(stage: str) -> None:
+    """A seam for the interruption tests: with SOK_PAUSE_AT=stage the run
+    announces the stage on stderr and waits there, so a test can kill it at
+    exactly that point."""
+    if os.environ.get("SOK_PAUSE_AT") == stage:
+        print(f"SOK_PAUSED {stage}", file=sys.stderr, flush=True)
+        time.sleep(600)
 
 
 def embed_missing(store: Store, embedder: Embedder, texts: dict[str, str], progress: bool) -> int:
@@ -93,6 +112,7 @@ def embed_missing(store: Store, embedder: Embedder, texts: dict[str, str], progr
             vectors = embedder.embed_passages([texts[h] for h in batch])
             store.put_vectors(embedder.model_id, batch, vectors)
             bar.update(len(batch))
+            pause_point("embed")
     return len(missing)
 
 
@@ -112,6 +132,7 @@ def sync(
     model: str = "auto",
     progress: bool = True,
     embedder_factory: Callable[[str], Embedder] = load_embedder,
+    limits: LimitsConfig = LIMITS,
 ) -> SyncReport:
     folder = Path(folder).resolve()
     if not folder.is_dir():
@@ -141,7 +162,7 @@ def sync(
             prepared: list[tuple[ExtractedFile, list[Passage], bool]] = []
             for path, sha, existed in tqdm(todo, desc="Läser filer", unit="fil", disable=not progress or not todo):
                 try:
-                    f, passages = prepare(path, folder, sha)
+                    f, passages = prepare(path, folder, sha, limits)
                 except ExtractionError as exc:
                     report.failed.append((str(path.relative_to(folder)), str(exc)))
                     continue
@@ -150,6 +171,7 @@ def sync(
                     continue
                 prepared.append((f, passages, existed))
                 report.empty_pages.extend((f.relpath, n) for n in f.empty_pages)
+                pause_point("extract")
             report.seconds["extract_chunk"] = round(time.perf_counter() - t0, 2)
 
             t0 = time.perf_counter()
@@ -181,10 +203,12 @@ def sync(
                         store.set_meta("dim", str(dim))
                     store.set_meta("pipeline_version", str(PIPELINE_VERSION))
                     store.set_meta("generation", str(store.generation + 1))
+                    pause_point("store")
             report.seconds["store"] = round(time.perf_counter() - t0, 2)
 
             t0 = time.perf_counter()
             if not derived.is_current(store):
+                pause_point("index")
                 derived.write(store, derived.build(store))
             report.seconds["index"] = round(time.perf_counter() - t0, 2)
 

