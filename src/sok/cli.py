@@ -222,6 +222,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"Modell: {info['model']} (inbäddat med {info['route']})  Indexversion: {info['pipeline_version']}")
     if last:
         print(f"Senaste indexering: {last['finished']} ({last['folder']})")
+        for rel, reason in last.get("failed", []):
+            print(f"  kunde inte läsas: {rel}: {reason}")
     for rel, page in info["empty_page_list"]:
         print(f"  utan text: {rel} s. {page}")
     return 0
