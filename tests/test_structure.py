@@ -1,18 +1,24 @@
-from sok.structure import find_date, find_title
-
-
-def test_labelled_meeting_date_wins():
-    text = "Kallelse\nUtskickad 2020-11-10\nSammanträdesdatum: 2020-11-24\n"
-    assert find_date(text) == "2020-11-24"
-
-
-def test_dates_in_words_and_finnish_style():
-    assert find_date("Protokoll fört vid sammanträde den 13 maj 2019") == "2019-05-13"
-    assert find_date("Protokoll 28.03.2023 Sida 1") == "2023-03-28"
-    assert find_date("Inget datum här") is None
+from sok.structure import find_title
 
 
 def test_title_prefers_markdown_heading_then_a_title_like_line():
     assert find_title("intro\n# Återrapportering 2023\ntext", "fil") == "Återrapportering 2023"
     assert find_title("www.nacka.se\n3 (12)\nNedläggning av Skogsgläntans förskola\n", "fil") == "Nedläggning av Skogsgläntans förskola"
     assert find_title("12\n", "reservnamn") == "reservnamn"
+
+
+def test_real_files_get_documents_items_decisions_and_dates(tmp_path):
+    from conftest import real_file
+
+    from sok.extract import sha256_file
+    from sok.indexing import prepare
+
+    path = real_file("region-orebro/2023_aterrapportering_beredning_for_nara_vard.md")
+    f, passages = prepare(path, path.parent, sha256_file(path))
+    assert f.documents[0].doc_type == "återrapportering" and f.documents[0].organ == "beredning för nära vård"
+    assert any({"2023-05-30", "2023-09-20"} <= set(p.dates) for p in passages)  # "den 30 maj" in a 2023 report
+
+    path = real_file("nacka/Kommunstyrelsen_2019_KS_2019-06-03_20_Fisksatraskolan_nedlaggning_20a_fisksatraskolan_nedlaggning_protokollsutdrag_KS_135.pdf")
+    f, passages = prepare(path, path.parent, sha256_file(path))
+    assert f.documents[0].doc_type == "protokollsutdrag" and f.date == "2019-05-13"
+    assert any(p.is_decision for p in passages) and all("KFKS 2019/475" in p.case_numbers for p in passages)

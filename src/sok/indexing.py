@@ -19,7 +19,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
-import numpy as np
 from tqdm import tqdm
 
 from . import derived
