@@ -203,7 +203,7 @@ def answer_view(db: Any, engine: w.Engine, results: w.Results, state: w.UiState,
     from sok.search import snippet
 
     with engine.lock:
-        answer = w.run_ask(engine.searcher, state.q, w.to_filters(state), results)
+        answer = w.run_ask(engine.searcher, state.q, w.to_filters(state))
     urls = {s.number: w.file_url(ids.get(s.path), s.page_start) for s in answer.sources}
     st.html(w.answer_html(answer, urls, NO_ANSWER))
     if answer.no_answer:

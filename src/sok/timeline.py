@@ -20,12 +20,15 @@ class Timeline:
     hits: list[Hit] = field(default_factory=list)
 
 
+def meeting_dates(hit: Hit) -> list[str]:
+    """The dates a hit counts under: its document's, or for an undated
+    document (an annual report) the meetings its passage names."""
+    return [hit.date] if hit.date else (hit.dates or [UNKNOWN])
+
+
 def timeline(searcher: Searcher, query: str, depth: int = 100) -> Timeline:
     hits = searcher.search(query, k=depth, cutoff=True, depth=depth)
-    dates: Counter[str] = Counter()
-    for h in hits:
-        # An undated document (an annual report) counts under the meetings its passage names.
-        dates.update([h.date] if h.date else (h.dates or [UNKNOWN]))
+    dates = Counter(d for h in hits for d in meeting_dates(h))
     organs = Counter(getattr(h, "organ", None) or UNKNOWN for h in hits)
     return Timeline(
         query=query,

@@ -9,7 +9,6 @@ must show as text, never run or render."""
 from __future__ import annotations
 
 import html
-import inspect
 import json
 import os
 import sqlite3
@@ -23,9 +22,10 @@ from urllib.parse import quote, urlencode
 
 import numpy as np
 
-from .config import ANSWER, RELEVANCE
+from .config import RELEVANCE
 from .filters import Filters
 from .records import Hit
+from .timeline import meeting_dates
 
 VIEWS = {"sok": "Sök och fråga", "arende": "Ärende", "index": "Om indexet"}
 MODES = {"sok": "Sök", "fraga": "Fråga"}
@@ -204,77 +204,25 @@ class Results:
         return [h for h in self.hits if h.evidence >= RELEVANCE.threshold]
 
 
-def matches(hit: Hit, filters: Filters) -> bool:
-    """The filter semantics of sok.filters, applied to one hit (used when the
-    core cannot filter inside retrieval)."""
-    from .meeting import normalize_case_number
-
-    if filters.organ and (hit.organ or "") not in filters.organ:
-        return False
-    if filters.doc_type and (hit.doc_type or "") not in filters.doc_type:
-        return False
-    if filters.date_from and not (hit.date and hit.date >= filters.date_from):
-        return False
-    if filters.date_to and not (hit.date and hit.date <= filters.date_to):
-        return False
-    if filters.case_number:
-        wanted = normalize_case_number(filters.case_number)
-        if wanted not in {normalize_case_number(c) for c in hit.case_numbers}:
-            return False
-    return not (filters.decisions_only and not hit.is_decision)
-
-
-def facets(hits: list[Hit]) -> dict[str, list[tuple[str, int]]]:
-    """Counts per organ, document type and year, as the core's facets (kept
-    here so the app does not depend on where the core puts its own)."""
-    organ = Counter(h.organ or UNKNOWN for h in hits)
-    doc_type = Counter(h.doc_type or UNKNOWN for h in hits)
-    year = Counter((h.date or UNKNOWN)[:4] for h in hits)
-    return {"organ": organ.most_common(), "doc_type": doc_type.most_common(), "year": sorted(year.items())}
-
-
-def _accepts(func: Callable, name: str) -> bool:
-    try:
-        return name in inspect.signature(func).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 def run_search(searcher: Any, query: str, filters: Filters, depth: int = DEPTH) -> Results:
-    """One retrieval per page view. Uses the core's filtered `query()` (facets
-    over every passing candidate, near-duplicates collapsed) when present,
-    else plain `search()` with the filters applied here."""
-    active = filters if filters.active else None
-    query_fn = getattr(searcher, "query", None)
-    if query_fn is not None and _accepts(query_fn, "filters"):
-        result = query_fn(query, k=depth, depth=depth, filters=active)
-        return Results(list(result.hits), dict(result.facets))
-    if _accepts(searcher.search, "filters"):
-        hits = searcher.search(query, k=depth, depth=depth, filters=active)
-    else:
-        hits = [h for h in searcher.search(query, k=depth, depth=depth) if active is None or matches(h, active)]
-    return Results(hits, facets(hits))
+    """One retrieval per page view: the core's `query()` filters inside
+    retrieval, collapses near-duplicates and counts facets over every candidate."""
+    result = searcher.query(query, k=depth, depth=depth, filters=filters if filters.active else None)
+    return Results(list(result.hits), dict(result.facets))
 
 
-def run_ask(searcher: Any, question: str, filters: Filters, results: Results) -> Any:
-    """The cited answer. Without filters this is exactly `sok ask`; with
-    filters, the core's ask when it takes them, else the extractive answer
-    over the filtered hits that clear the cut-off (as ask would pick them)."""
-    from .answer import ask, extractive
+def run_ask(searcher: Any, question: str, filters: Filters) -> Any:
+    """The cited answer, exactly as `sok ask` (with the page's filters)."""
+    from .answer import ask
 
-    llm = {"llm_url": os.environ.get("SOK_LLM_URL"), "llm_model": os.environ.get("SOK_LLM_MODEL")}
-    if not filters.active:
-        return ask(searcher, question, **llm)
-    if _accepts(ask, "filters"):
-        return ask(searcher, question, filters=filters, **llm)
-    top = [h for h in results.hits[: ANSWER.passages] if h.evidence >= RELEVANCE.threshold]
-    return extractive(searcher, question, top)
+    return ask(searcher, question, llm_url=os.environ.get("SOK_LLM_URL"), llm_model=os.environ.get("SOK_LLM_MODEL"),
+               filters=filters if filters.active else None)
 
 
 def per_date(hits: Iterable[Hit]) -> list[dict[str, Any]]:
     """Rows for the chart: relevant passages per meeting date and organ,
-    the same counting as `sok timeline` over the current results."""
-    counts = Counter((h.date or "utan datum", h.organ or UNKNOWN) for h in hits)
+    counted as `sok timeline` counts (an undated report under the meetings it names)."""
+    counts = Counter((d, h.organ or UNKNOWN) for h in hits for d in meeting_dates(h))
     rows = [{"datum": d, "organ": label(o), "antal": n} for (d, o), n in counts.items()]
     return sorted(rows, key=lambda r: (r["datum"] == "utan datum", r["datum"], r["organ"]))
 
