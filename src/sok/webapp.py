@@ -224,7 +224,7 @@ def per_date(hits: Iterable[Hit]) -> list[dict[str, Any]]:
     counted as `sok timeline` counts (an undated report under the meetings it names)."""
     counts = Counter((d, h.organ or UNKNOWN) for h in hits for d in meeting_dates(h))
     rows = [{"datum": d, "organ": label(o), "antal": n} for (d, o), n in counts.items()]
-    return sorted(rows, key=lambda r: (r["datum"] == "utan datum", r["datum"], r["organ"]))
+    return sorted(rows, key=lambda r: (r["datum"] == UNKNOWN, r["datum"], r["organ"]))
 
 
 def per_organ(hits: Iterable[Hit]) -> str:
