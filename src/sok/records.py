@@ -86,3 +86,9 @@ class Hit:
         if self.page_start == self.page_end:
             return f"s. {self.page_start}"
         return f"s. {self.page_start}-{self.page_end}"
+
+
+def passage_context(title: str, organ: str | None, item_title: str | None, headings: list[str], text: str) -> str:
+    """A passage with what locates it (document title, organ, § title,
+    headings): what BM25 indexes and what the relevance evidence reads."""
+    return f"{title}\n{organ or ''} {item_title or ''}\n{' '.join(headings)}\n{text}"

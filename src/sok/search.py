@@ -19,7 +19,7 @@ from .embedding import Embedder, load_query_embedder
 from .lexical import tokenize
 from .filters import Filters
 from .meeting import normalize_case_number
-from .records import Hit
+from .records import Hit, passage_context
 from .relevance import QueryTerms, background, evidence
 from .store import Store, StoreError
 
@@ -254,9 +254,8 @@ class Searcher:
         return self.query(query, k, mode, cutoff, depth, filters).hits
 
     def _evidence(self, row, ranking: Ranking) -> float:
-        headings = " ".join(json.loads(row["heading_path"]))
         margin = ranking.dense.get(row["id"], ranking.background) - ranking.background
-        context = f"{row['title']}\n{row['organ'] or ''} {row['item_title'] or ''}\n{headings}\n{row['text']}"
+        context = passage_context(row["title"], row["organ"], row["item_title"], json.loads(row["heading_path"]), row["text"])
         return round(evidence(ranking.terms, context, margin), 4)
 
     def _hit(self, row, score: float, query: str, ranking: Ranking) -> Hit:
