@@ -5,10 +5,31 @@ a case from tjänsteskrivelse to protokoll."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
-from .meeting import normalize_case_number
+from .chunking import SECTION_WORDS
+from .meeting import DECISION_TYPES, normalize_case_number
 from .store import Store
+
+_STOPS = SECTION_WORDS | {"ärende"}  # minutes also head the background "Ärende"
+_DECISION_HEAD = re.compile(r"^(?:.{0,40}s )?beslut:?$", re.IGNORECASE)
+
+
+def decision_text(text: str) -> str | None:
+    """The lines under a "Beslut" heading up to the next section heading
+    (Ärendet, Yrkanden, Beslutsgång ...): the decision itself, not its context."""
+    lines, taking, out = text.split("\n"), False, []
+    for line in lines:
+        stripped = line.strip()
+        if _DECISION_HEAD.match(stripped):
+            taking = True
+            continue
+        if taking and stripped.rstrip(":").casefold() in _STOPS:
+            break
+        if taking and stripped:
+            out.append(stripped)
+    return " ".join(out) or None
 
 _TYPE_ORDER = {"tjänsteskrivelse": 0, "bilaga": 1, "kallelse": 2, "föredragningslista": 2, "protokollsutdrag": 3,
                "protokoll": 4, "protokollsbilaga": 5}
@@ -59,12 +80,12 @@ def case(store: Store, number: str) -> list[CaseEntry]:
         if not item and any(k[0] == doc for k in items_with_case):
             continue  # the § that handle the case stand for their document (not its table of contents)
         first = rs[0]
-        decision = " ".join(r["text"] for r in rs if r["is_decision"]) or None
+        decision = decision_text("\n".join(r["text"] for r in rs)) if first["doc_type"] in DECISION_TYPES else None
         entries.append(CaseEntry(
             date=first["date"], doc_type=first["doc_type"], organ=first["organ"], title=first["title"],
             file=first["relpath"], path=first["path"], item=item, item_title=first["item_title"],
             page_start=min(r["page_start"] for r in rs), page_end=max(r["page_end"] for r in rs),
-            decision=" ".join(decision.split())[:600] if decision else None,
+            decision=decision[:600] if decision else None,
         ))
     entries.sort(key=lambda e: (e.date or "9999", _TYPE_ORDER.get(e.doc_type or "", 9), e.file, e.page_start))
     return entries

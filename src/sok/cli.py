@@ -342,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Avbrutet. Det tidigare indexet är orört; nästa körning fortsätter.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped to `head` and the like: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -48,8 +48,13 @@ _DECISION_LINE = re.compile(r"^.{0,40}\bbeslut:?\s*$", re.IGNORECASE | re.MULTIL
 
 def _annotate(passage: Passage, doc: LogicalDocument, index: int, year: int | None) -> None:
     item_no, part, decision = passage_context(doc, passage.page_start, passage.char_start)
-    # A passage that starts before "Beslut" (a § heading, a page header) may still hold the decision.
+    # A passage that starts before its § (a page header) or before "Beslut" may still
+    # belong to the § and hold its decision: look at its line starts too.
     if passage.page_start == passage.page_end:  # then text offsets are page offsets from char_start
+        for m in re.finditer(r"^", passage.text, re.MULTILINE):
+            if item_no:
+                break
+            item_no = passage_context(doc, passage.page_start, passage.char_start + m.start())[0]
         for m in _DECISION_LINE.finditer(passage.text):
             decision = decision or passage_context(doc, passage.page_start, passage.char_start + m.end() + 1)[2]
     item = next((it for it in doc.items if it.number == item_no), None) if item_no else None
