@@ -17,6 +17,8 @@ class ExtractionError(Exception):
     """A file that cannot be read; the message says why, in Swedish."""
 
 
+_BROKEN_HINT = "öppna den i en PDF-läsare och spara eller exportera den på nytt"
+_ENCRYPTED_HINT = "spara en kopia utan lösenord i mappen"
 _PAGE_MARKER = re.compile(r"<!--\s*sida\s+(\d+)\s*-->", re.IGNORECASE)
 _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
 
@@ -49,8 +51,8 @@ def _pdf_pages_pdfium(path: Path, max_pages: int) -> list[str]:
     except pdfium.PdfiumError as exc:
         msg = str(exc)
         if "password" in msg.lower():
-            raise ExtractionError("PDF-filen är krypterad (lösenordsskyddad)") from exc
-        raise ExtractionError(f"PDF-filen kan inte läsas ({msg})") from exc
+            raise ExtractionError(f"PDF-filen är krypterad (lösenordsskyddad); {_ENCRYPTED_HINT}") from exc
+        raise ExtractionError(f"PDF-filen kan inte läsas ({msg}); {_BROKEN_HINT}") from exc
     try:
         _check_pages(len(doc), max_pages)
         texts = []
@@ -80,13 +82,13 @@ def _pdf_pages_pypdf(path: Path, max_pages: int) -> list[str]:
     try:
         reader = PdfReader(str(path))
         if reader.is_encrypted and not reader.decrypt(""):
-            raise ExtractionError("PDF-filen är krypterad (lösenordsskyddad)")
+            raise ExtractionError(f"PDF-filen är krypterad (lösenordsskyddad); {_ENCRYPTED_HINT}")
         _check_pages(len(reader.pages), max_pages)
         return [(page.extract_text() or "") for page in reader.pages]
     except ExtractionError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise ExtractionError(f"PDF-filen kan inte läsas ({exc})") from exc
+        raise ExtractionError(f"PDF-filen kan inte läsas ({exc}); {_BROKEN_HINT}") from exc
 
 
 def read_pdf(path: Path, limits: LimitsConfig = LIMITS) -> list[Page]:
