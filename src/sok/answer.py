@@ -14,7 +14,7 @@ import numpy as np
 from .config import ANSWER, AnswerConfig
 from .filters import Filters
 from .meeting import resolve_dates
-from .records import Hit
+from .records import Hit, pages_label
 from .relevance import QueryTerms
 from .search import Searcher
 
@@ -40,8 +40,7 @@ class Source:
 
     @property
     def label(self) -> str:
-        pages = f"s. {self.page_start}" if self.page_start == self.page_end else f"s. {self.page_start}-{self.page_end}"
-        parts = [self.title, self.organ, self.date, pages, self.file]
+        parts = [self.title, self.organ, self.date, pages_label(self.page_start, self.page_end), self.file]
         return ", ".join(p for p in parts if p)
 
 

@@ -16,8 +16,8 @@ from .answer import ask
 from .cases import case
 from .filters import Filters
 from .evaluate import evaluate, evaluate_answers, load_questions
-from .indexing import IndexError_, sync
-from .records import Hit
+from .indexing import IndexingError, sync
+from .records import Hit, pages_label
 from .search import MODES, SearchError, Searcher
 from .store import Store, StoreError
 from .timeline import timeline
@@ -133,7 +133,7 @@ def cmd_case(args: argparse.Namespace) -> int:
         print(f"Inget dokument i indexet nämner ärendet {args.number}.")
         return 0
     for e in entries:
-        pages = f"s. {e.page_start}" if e.page_start == e.page_end else f"s. {e.page_start}-{e.page_end}"
+        pages = pages_label(e.page_start, e.page_end)
         item = f" {e.item}" if e.item else ""
         print(f"{e.date or 'okänt datum'}  {e.doc_type or 'dokument'}{item} — {e.organ or 'okänt organ'}: {e.title}")
         print(f"    {e.file}, {pages}")
@@ -336,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (IndexError_, SearchError, EmbedderError, StoreError) as exc:
+    except (IndexingError, SearchError, EmbedderError, StoreError) as exc:
         print(f"Fel: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

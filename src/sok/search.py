@@ -19,7 +19,7 @@ from .embedding import Embedder, load_query_embedder
 from .lexical import tokenize
 from .filters import Filters
 from .meeting import normalize_case_number
-from .records import Hit, passage_context
+from .records import Hit, locating_text
 from .relevance import QueryTerms, background, evidence
 from .store import Store, StoreError
 
@@ -229,8 +229,9 @@ class Searcher:
             return Result([], _facets([]))
         ranking = self.rank(query, mode, depth, filters)
         rows = self.store.passages([pid for pid, _ in ranking.ordered])
+        evidences = {pid: self._evidence(rows[pid], ranking) for pid, _ in ranking.ordered} if cutoff else {}
         passing = [(pid, score) for pid, score in ranking.ordered
-                   if not cutoff or self._evidence(rows[pid], ranking) >= RELEVANCE.threshold]
+                   if not cutoff or evidences[pid] >= RELEVANCE.threshold]
         kept: list[tuple[int, float, set[int], list[dict]]] = []
         for pid, score in passing:
             if len(kept) == k:
@@ -243,7 +244,7 @@ class Searcher:
             kept.append((pid, score, grams, []))
         hits = []
         for pid, score, _, also in kept:
-            hit = self._hit(rows[pid], score, query, ranking)
+            hit = self._hit(rows[pid], score, query, ranking, evidences.get(pid))
             hit.also_in = also
             hits.append(hit)
         return Result(hits, _facets(rows[pid] for pid, _ in passing))
@@ -255,16 +256,16 @@ class Searcher:
 
     def _evidence(self, row, ranking: Ranking) -> float:
         margin = ranking.dense.get(row["id"], ranking.background) - ranking.background
-        context = passage_context(row["title"], row["organ"], row["item_title"], json.loads(row["heading_path"]), row["text"])
+        context = locating_text(row["title"], row["organ"], row["item_title"], json.loads(row["heading_path"]), row["text"])
         return round(evidence(ranking.terms, context, margin), 4)
 
-    def _hit(self, row, score: float, query: str, ranking: Ranking) -> Hit:
+    def _hit(self, row, score: float, query: str, ranking: Ranking, evidence_: float | None = None) -> Hit:
         snip, spans = snippet(row["text"], query, self.config.snippet_words)
         return Hit(
             passage_id=row["id"], score=round(score, 6), text=row["text"], file=row["relpath"], path=row["path"],
             title=row["title"], page_start=row["page_start"], page_end=row["page_end"], date=row["date"],
             heading_path=json.loads(row["heading_path"]), snippet=snip, highlights=spans,
-            evidence=self._evidence(row, ranking), organ=row["organ"], doc_type=row["doc_type"],
+            evidence=evidence_ if evidence_ is not None else self._evidence(row, ranking), organ=row["organ"], doc_type=row["doc_type"],
             case_numbers=json.loads(row["case_numbers"]), dates=json.loads(row["dates"]), item=row["item"],
             is_decision=bool(row["is_decision"]),
         )

@@ -13,7 +13,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from .records import ExtractedFile, Passage, passage_context
+from .records import ExtractedFile, Passage, locating_text
 
 SCHEMA_VERSION = 2  # v2: logical documents and passage metadata
 
@@ -233,7 +233,7 @@ class Store:
             "SELECT p.id, p.text, p.heading_path, COALESCE(d.title, f.title), d.organ, p.item_title FROM passages p"
             " JOIN files f ON f.id = p.file_id LEFT JOIN documents d ON d.id = p.document_id ORDER BY p.id"
         ).fetchall()
-        docs = [passage_context(r[3], r[4], r[5], json.loads(r[2]), r[1]) for r in rows]
+        docs = [locating_text(r[3], r[4], r[5], json.loads(r[2]), r[1]) for r in rows]
         return [r[0] for r in rows], docs
 
     def passages(self, ids: list[int]) -> dict[int, sqlite3.Row]:

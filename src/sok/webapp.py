@@ -24,7 +24,7 @@ import numpy as np
 
 from .config import RELEVANCE
 from .filters import Filters
-from .records import Hit
+from .records import Hit, pages_label
 from .timeline import meeting_dates
 
 VIEWS = {"sok": "Sök och fråga", "arende": "Ärende", "index": "Om indexet"}
@@ -329,10 +329,6 @@ def label(name: str | None) -> str:
     """Organ and type names are stored in lower case; show them capitalised."""
     name = name or UNKNOWN
     return name[:1].upper() + name[1:]
-
-
-def pages_label(start: int, end: int) -> str:
-    return f"s. {start}" if start == end else f"s. {start}–{end}"
 
 
 def file_url(file_id: int | None, page: int) -> str | None:
