@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sok.clean import clean_pages
 from sok.extract import extract_file
+from sok.linking import DocRef, Handling, handled_at
 from sok.meeting import DOC_TYPES, LogicalDocument, split_documents
 
 CORPUS = Path(sys.argv[1] if len(sys.argv) > 1 else "/work/shared/corpus")
@@ -72,15 +73,16 @@ def documents(relpath: str) -> list[LogicalDocument]:
 def compare(rows: list[dict[str, str]]) -> tuple[dict[str, list[bool]], list[str], dict[str, list[LogicalDocument]]]:
     results: dict[str, list[bool]] = {"type": [], "organ": [], "date": [], "date (stated)": [], "municipality": []}
     problems: list[str] = []
-    parsed: dict[str, list[LogicalDocument]] = {}
+    parsed = {row["file"]: documents(row["file"]) for row in rows}
+    handled = link_all(parsed)
     for row in rows:
-        docs = parsed[row["file"]] = documents(row["file"])
-        first = docs[0]
+        first = parsed[row["file"]][0]
+        link = handled.get((row["file"], 0))
         municipality, organ = manifest_body(row["body"])
-        got_date = first.meeting_date or first.document_date
+        got_date = first.meeting_date or (link.date if link else None) or first.document_date
         expected = {
             "type": (manifest_type(row["document_type"]), first.doc_type),
-            "organ": (organ, first.organ),
+            "organ": (organ, first.organ or (link.organ if link else None)),
             "date": (manifest_date(row["date"]), got_date),
             # only where the text states a meeting date (a tjänsteskrivelse carries its own)
             "date (stated)": (manifest_date(row["date"]) if first.meeting_date else None, first.meeting_date),
@@ -94,9 +96,20 @@ def compare(rows: list[dict[str, str]]) -> tuple[dict[str, list[bool]], list[str
             if not ok and name != "date (stated)":
                 note = ""
                 if name == "date" and first.meeting_date is None:
-                    note = "  (no meeting date in the text; document's own date)"
+                    note = "  (no meeting date in the text, no meeting record lists its case; own date)"
                 problems.append(f"{name:12} {row['file']}\n{'':13}manifest={want!r} got={got!r}{note}")
     return results, problems, parsed
+
+
+def link_all(parsed: dict[str, list[LogicalDocument]]) -> dict[tuple[str, int], Handling]:
+    """sok.linking over the whole corpus, as `sok index` runs it over the whole index."""
+    keys = [(path, i) for path, docs in parsed.items() for i in range(len(docs))]
+    refs = [
+        DocRef(n, d.doc_type, d.organ, d.meeting_date, d.document_date, tuple(d.case_numbers))
+        for n, (path, i) in enumerate(keys)
+        for d in [parsed[path][i]]
+    ]
+    return {keys[k]: h for k, h in handled_at(refs).items()}
 
 
 def check_chain(parsed: dict[str, list[LogicalDocument]]) -> list[str]:

@@ -22,8 +22,9 @@ def test_transaction_is_all_or_nothing(tmp_path):
     assert store.counts()["files"] == 0
     with store.transaction():
         store.add_file(tmp_path, _file("/x/a.md"), [passage], ["h1"])
-    assert store.counts() == {"files": 1, "pages": 2, "empty_pages": 1, "documents": 1, "passages": 1}
-    assert store.empty_pages() == [("a.md", 2)]
+    assert store.counts() == {"files": 1, "pages": 2, "empty_pages": 1, "ocr_pages": 0, "repaired_pages": 0,
+                              "documents": 1, "passages": 1}
+    assert store.empty_pages() == [("a.md", 2, False)]
     row = next(iter(store.passages([1]).values()))
     assert (row["organ"], row["doc_type"], row["date"], row["title"]) == ("kommunstyrelsen", "protokoll", "2024-01-02", "Protokoll")
 
@@ -51,3 +52,24 @@ def test_older_format_is_refused_by_readers_and_migrated_by_the_writer(tmp_path)
         Store(tmp_path)
     writer = Store(tmp_path, writer=True)
     assert writer.get_meta("schema_version") != "1" and writer.cached_hashes("m", ["h1"]) == {"h1"}
+
+
+def test_link_meetings_dates_a_tjansteskrivelse_by_the_protokoll_that_lists_its_case(tmp_path):
+    store = Store(tmp_path)
+    tjskr = LogicalDocument("Nedläggning", "tjänsteskrivelse", None, "Nacka kommun", None, ["KFKS 2024/1"], [], 1, 1,
+                            document_date="2023-12-10")
+    f = ExtractedFile(path="/x/t.md", relpath="t.md", sha256="1" * 64, size=10, kind="md", pages=[Page(1, "t", "t")],
+                      title="T", documents=[tjskr])
+    with store.transaction():
+        store.add_file(tmp_path, f, [Passage(0, "t", 1, 1, 0, 1)], ["h2"])
+        assert store.link_meetings() == 0  # no meeting record yet: its own date
+    assert store.db.execute("SELECT date, organ FROM documents").fetchone()[:] == ("2023-12-10", None)
+    with store.transaction():
+        store.add_file(tmp_path, _file("/x/a.md"), [Passage(0, "text", 1, 1, 0, 4)], ["h1"])
+        assert store.link_meetings() == 1
+    row = store.db.execute("SELECT date, organ, handled_case FROM documents WHERE doc_type = 'tjänsteskrivelse'").fetchone()
+    assert tuple(row) == ("2024-01-02", "kommunstyrelsen", "KFKS 2024/1")
+    with store.transaction():  # the protokoll goes: the link goes with it
+        store.delete_files([r["id"] for p, r in store.files_under(tmp_path).items() if p == "/x/a.md"])
+        store.link_meetings()
+    assert tuple(store.db.execute("SELECT date, organ, handled_case FROM documents").fetchone()) == ("2023-12-10", None, None)

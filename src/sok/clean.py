@@ -9,6 +9,7 @@ from collections import Counter
 
 from .chunking import SECTION_WORDS
 from .records import Page
+from .textquality import file_is_broken, repair_text
 
 ZONE_LINES = 6  # lines at the top and bottom of a page where headers/footers live
 MIN_PAGES = 3
@@ -76,7 +77,8 @@ def boilerplate_keys(page_texts: list[list[str]]) -> set[str]:
 
 
 def clean_pages(pages: list[Page]) -> list[Page]:
-    """Fill `clean` on every page of one file (in place, and returned)."""
+    """Fill `clean` on every page of one file (in place, and returned). In a file
+    whose font loses ligatures, damaged words are repaired (sok.textquality)."""
     split = [normalize(p.text).split("\n") for p in pages]
     drop = boilerplate_keys(split)
     for page, lines in zip(pages, split):
@@ -84,4 +86,7 @@ def clean_pages(pages: list[Page]) -> list[Page]:
             zone = set(_zones(lines))
             lines = [line for i, line in enumerate(lines) if not (i in zone and _key(line) in drop)]
         page.clean = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    if file_is_broken([p.clean for p in pages]):
+        for page in pages:
+            page.clean, page.repaired = repair_text(page.clean)
     return pages

@@ -35,7 +35,8 @@ def _mark(text: str, spans: list[tuple[int, int]], tty: bool) -> str:
 
 def format_hit(n: int, hit: Hit, tty: bool) -> str:
     date = f", {hit.date}" if hit.date else ""
-    meta = ", ".join(x for x in (hit.organ, hit.doc_type, hit.item, "beslut" if hit.is_decision else None) if x)
+    meta = ", ".join(x for x in (hit.organ, hit.doc_type, hit.item, "beslut" if hit.is_decision else None,
+                                  hit.source_note) if x)
     lines = [f"{n}. {hit.title} — {hit.file}, {hit.pages_label}{date}  (poäng {hit.score:.4f})"]
     if meta:
         lines.append(f"   {meta}")
@@ -65,7 +66,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     for folder in folders:
         t0 = time.perf_counter()
         limits = LimitsConfig(max_file_mb=args.max_mb, max_pages=args.max_pages)
-        report = sync(folder, index_dir, model=args.model, progress=not args.quiet, limits=limits)
+        report = sync(folder, index_dir, model=args.model, progress=not args.quiet, limits=limits, ocr=args.ocr)
         secs = time.perf_counter() - t0
         print(
             f"Klart på {secs:.1f} s: {len(report.new)} nya, {len(report.changed)} ändrade, "
@@ -76,10 +77,19 @@ def cmd_index(args: argparse.Namespace) -> int:
         for rel, reason in report.failed:
             print(f"  Misslyckades: {rel}: {reason}", file=sys.stderr)
             status = 1
+        for rel, warning in report.warnings:
+            print(f"  Varning: {rel}: {warning}", file=sys.stderr)
         if report.empty_pages:
-            print(f"Sidor utan text ({len(report.empty_pages)}), behöver OCR:")
+            read = set(report.ocr_pages)
+            hint = "" if args.ocr else " (läs dem med  sok index --ocr)"
+            print(f"Sidor utan textlager ({len(report.empty_pages)}, {len(read)} lästa med OCR){hint}:")
             for rel, page in report.empty_pages:
-                print(f"  {rel} s. {page}")
+                print(f"  {rel} s. {page}{' (OCR)' if (rel, page) in read else ''}")
+        if report.repaired_pages:
+            files = sorted({rel for rel, _, _ in report.repaired_pages})
+            words = sum(n for _, _, n in report.repaired_pages)
+            print(f"Trasigt textlager (ligaturer som försvunnit): {len(report.repaired_pages)} sidor i {len(files)} filer, "
+                  f"{words} ord lagade, t.ex. \"at\" → \"att\". Sidorna märks i träffarna.")
     return status
 
 
@@ -208,6 +218,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         "document_types": dict(types.fetchall()),
         "organs": dict(organs.fetchall()),
         "empty_page_list": [list(e) for e in store.empty_pages()],
+        "repaired_page_list": [list(e) for e in store.repaired_pages()],
         "last_run": store.last_run(),
     }
     store.close()
@@ -216,7 +227,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     last = info["last_run"]
     print(f"Index: {info['index']} ({info['size_bytes'] / 1e6:.1f} MB)")
-    print(f"Filer: {info['files']}  Sidor: {info['pages']}  Sidor utan text: {info['empty_pages']}  Passager: {info['passages']}")
+    print(f"Filer: {info['files']}  Sidor: {info['pages']}  Sidor utan textlager: {info['empty_pages']}"
+          f" (lästa med OCR: {info['ocr_pages']})  Lagat textlager: {info['repaired_pages']} sidor  Passager: {info['passages']}")
     print(f"Logiska dokument: {info['documents']}  Typer: " + ", ".join(f"{k} {v}" for k, v in info["document_types"].items()))
     print("Organ: " + ", ".join(f"{k} {v}" for k, v in info["organs"].items()))
     print(f"Modell: {info['model']} (inbäddat med {info['route']})  Indexversion: {info['pipeline_version']}")
@@ -224,8 +236,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"Senaste indexering: {last['finished']} ({last['folder']})")
         for rel, reason in last.get("failed", []):
             print(f"  kunde inte läsas: {rel}: {reason}")
-    for rel, page in info["empty_page_list"]:
-        print(f"  utan text: {rel} s. {page}")
+    for rel, page, by_ocr in info["empty_page_list"]:
+        print(f"  utan textlager: {rel} s. {page}{' (läst med OCR)' if by_ocr else ''}")
+    for rel, page, words in info["repaired_page_list"]:
+        print(f"  lagat textlager: {rel} s. {page} ({words} ord)")
     return 0
 
 
@@ -277,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="ingen förloppsindikator")
     p.add_argument("--max-mb", type=float, default=LIMITS.max_file_mb, help=f"största filstorlek i MB (standard {LIMITS.max_file_mb:g})")
     p.add_argument("--max-pages", type=int, default=LIMITS.max_pages, help=f"största antal sidor per PDF (standard {LIMITS.max_pages})")
+    p.add_argument("--ocr", action="store_true", help="läs sidor utan textlager med OCR (Tesseract, svenska)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", help="sök passager")

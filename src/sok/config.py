@@ -8,7 +8,7 @@ from pathlib import Path
 
 # Bump when extraction, cleaning or chunking changes what lands in the store:
 # an index built by an older version is then rebuilt on the next `sok index`.
-PIPELINE_VERSION = 7
+PIPELINE_VERSION = 8
 
 SUPPORTED_SUFFIXES = (".pdf", ".md", ".markdown", ".txt")
 

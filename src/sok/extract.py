@@ -142,8 +142,12 @@ def read_text_file(path: Path) -> list[Page]:
     return [Page(number=i + 1, text=t) for i, t in enumerate(text.split("\f"))]
 
 
-def extract_file(path: Path, root: Path, sha256: str | None = None, limits: LimitsConfig = LIMITS) -> ExtractedFile:
-    """Read one file into pages. Raises ExtractionError with a Swedish reason."""
+def extract_file(
+    path: Path, root: Path, sha256: str | None = None, limits: LimitsConfig = LIMITS, ocr: bool = False
+) -> ExtractedFile:
+    """Read one file into pages. Raises ExtractionError with a Swedish reason.
+    With `ocr`, PDF pages without a text layer are read by OCR (sok.ocr); an OCR
+    failure leaves them empty and adds a warning, it never fails the file."""
     path = path.resolve()
     try:
         size = path.stat().st_size
@@ -158,6 +162,7 @@ def extract_file(path: Path, root: Path, sha256: str | None = None, limits: Limi
         pages, kind = read_text_file(path), ("md" if suffix != ".txt" else "txt")
     else:
         raise ExtractionError(f"filtypen {suffix or '(ingen)'} stöds inte")
+    warnings = _ocr_empty_pages(path, pages) if ocr and kind == "pdf" else []
     return ExtractedFile(
         path=str(path),
         relpath=str(path.relative_to(root.resolve())) if path.is_relative_to(root.resolve()) else path.name,
@@ -165,4 +170,21 @@ def extract_file(path: Path, root: Path, sha256: str | None = None, limits: Limi
         size=size,
         kind=kind,
         pages=pages,
+        warnings=warnings,
     )
+
+
+def _ocr_empty_pages(path: Path, pages: list[Page]) -> list[str]:
+    from .ocr import ocr_pdf_pages
+
+    empty = [p for p in pages if p.is_empty]
+    if not empty:
+        return []
+    try:
+        texts = ocr_pdf_pages(path, [p.number for p in empty])
+    except Exception as exc:  # a page OCR cannot read must not cost the file its text layer
+        return [f"OCR misslyckades ({exc}); sidorna {', '.join(str(p.number) for p in empty)} saknar text"]
+    for p in empty:
+        read = texts.get(p.number)
+        p.text, p.ocr = (read.text if read else ""), True
+    return []

@@ -27,6 +27,8 @@ from .config import EMBED_BATCH, LIMITS, PIPELINE_VERSION, LimitsConfig
 from .embedding import Embedder, load_embedder, space_of
 from .extract import ExtractionError, extract_file, find_files, sha256_file
 from .records import ExtractedFile, Passage
+from .ocr import OcrUnavailable
+from .ocr import check_available as check_ocr
 from .store import Store
 from .structure import embedding_input, structure
 
@@ -42,18 +44,24 @@ class SyncReport:
     unchanged: int = 0
     removed: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
-    empty_pages: list[tuple[str, int]] = field(default_factory=list)
+    empty_pages: list[tuple[str, int]] = field(default_factory=list)  # no text layer (read by OCR or not)
+    ocr_pages: list[tuple[str, int]] = field(default_factory=list)  # of those, read by OCR this run
+    repaired_pages: list[tuple[str, int, int]] = field(default_factory=list)  # file, page, words repaired
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # file read, but not wholly
     pages: int = 0
     passages: int = 0
     embedded: int = 0
+    linked: int = 0  # documents whose meeting was found through a case number
     seconds: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
             "new": len(self.new), "changed": len(self.changed), "unchanged": self.unchanged,
             "removed": len(self.removed), "failed": [list(f) for f in self.failed],
-            "empty_pages": [list(e) for e in self.empty_pages], "pages": self.pages,
-            "passages": self.passages, "embedded": self.embedded, "seconds": self.seconds,
+            "empty_pages": [list(e) for e in self.empty_pages], "ocr_pages": [list(e) for e in self.ocr_pages],
+            "repaired_pages": [list(e) for e in self.repaired_pages], "warnings": [list(w) for w in self.warnings],
+            "pages": self.pages,
+            "passages": self.passages, "embedded": self.embedded, "linked": self.linked, "seconds": self.seconds,
         }
 
 
@@ -78,11 +86,13 @@ def index_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def prepare(path: Path, root: Path, sha: str, limits: LimitsConfig = LIMITS) -> tuple[ExtractedFile, list[Passage]]:
+def prepare(
+    path: Path, root: Path, sha: str, limits: LimitsConfig = LIMITS, ocr: bool = False
+) -> tuple[ExtractedFile, list[Passage]]:
     """Extract, clean and structure one file into passages. A file that changes
     or disappears while it is read is skipped this run (its previous version,
     if any, stays) and read whole next time."""
-    f = extract_file(path, root, sha, limits)
+    f = extract_file(path, root, sha, limits, ocr=ocr)
     try:
         unchanged = sha256_file(path) == sha
     except OSError:
@@ -132,10 +142,18 @@ def sync(
     progress: bool = True,
     embedder_factory: Callable[[str], Embedder] = load_embedder,
     limits: LimitsConfig = LIMITS,
+    ocr: bool = False,
 ) -> SyncReport:
+    """Bring the index in `index_dir` up to date with `folder`. With `ocr`,
+    pages without a text layer are read by OCR, in files already indexed too."""
     folder = Path(folder).resolve()
     if not folder.is_dir():
         raise IndexingError(f"Mappen {folder} finns inte.")
+    if ocr:
+        try:
+            check_ocr()
+        except OcrUnavailable as exc:
+            raise IndexingError(str(exc)) from exc
     report = SyncReport()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with index_lock(Path(index_dir)):
@@ -144,6 +162,7 @@ def sync(
             check_model(store, model)
             stale_pipeline = store.get_meta("pipeline_version") != str(PIPELINE_VERSION)
             known = store.files_under(folder)
+            awaiting_ocr = store.files_awaiting_ocr(folder) if ocr else set()
 
             t0 = time.perf_counter()
             todo: list[tuple[Path, str, bool]] = []  # path, sha, was indexed before
@@ -151,7 +170,7 @@ def sync(
             for path in on_disk:
                 sha = sha256_file(path)
                 row = known.get(str(path.resolve()))
-                if row and row["sha256"] == sha and not stale_pipeline:
+                if row and row["sha256"] == sha and not stale_pipeline and row["path"] not in awaiting_ocr:
                     report.unchanged += 1
                 else:
                     todo.append((path, sha, row is not None))
@@ -161,7 +180,7 @@ def sync(
             prepared: list[tuple[ExtractedFile, list[Passage], bool]] = []
             for path, sha, existed in tqdm(todo, desc="Läser filer", unit="fil", disable=not progress or not todo):
                 try:
-                    f, passages = prepare(path, folder, sha, limits)
+                    f, passages = prepare(path, folder, sha, limits, ocr)
                 except ExtractionError as exc:
                     report.failed.append((str(path.relative_to(folder)), str(exc)))
                     continue
@@ -170,6 +189,9 @@ def sync(
                     continue
                 prepared.append((f, passages, existed))
                 report.empty_pages.extend((f.relpath, n) for n in f.empty_pages)
+                report.ocr_pages.extend((f.relpath, p.number) for p in f.pages if p.ocr)
+                report.repaired_pages.extend((f.relpath, p.number, p.repaired) for p in f.pages if p.repaired)
+                report.warnings.extend((f.relpath, w) for w in f.warnings)
                 pause_point("extract")
             report.seconds["extract_chunk"] = round(time.perf_counter() - t0, 2)
 
@@ -194,6 +216,7 @@ def sync(
                         store.add_file(folder, f, passages, [text_hash(embedding_input(f, p)) for p in passages])
                         (report.changed if existed else report.new).append(f.relpath)
                     report.removed = [str(Path(p).relative_to(folder)) for p in removed]
+                    report.linked = store.link_meetings()
                     store.set_meta("embedder", model)
                     if texts:
                         store.set_meta("route", getattr(embedder, "route", model))

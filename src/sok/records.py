@@ -14,6 +14,8 @@ class Page:
     number: int
     text: str
     clean: str = ""
+    ocr: bool = False  # `text` was read by OCR: the page has no text layer of its own
+    repaired: int = 0  # words repaired in `clean` (sok.textquality: a font that loses ligatures)
 
     @property
     def is_empty(self) -> bool:
@@ -31,10 +33,12 @@ class ExtractedFile:
     title: str = ""
     date: str | None = None  # ISO date, when the text states one
     documents: list = field(default_factory=list)  # sok.meeting.LogicalDocument, in page order
+    warnings: list[str] = field(default_factory=list)  # read, but not wholly (OCR failed), in Swedish
 
     @property
     def empty_pages(self) -> list[int]:
-        return [p.number for p in self.pages if p.is_empty]
+        """Pages without a text layer, whether or not OCR has read them since."""
+        return [p.number for p in self.pages if p.is_empty or p.ocr]
 
 
 @dataclass
@@ -80,6 +84,12 @@ class Hit:
     item: str | None = None  # the § or agenda item the passage belongs to
     is_decision: bool = False
     also_in: list[dict] = field(default_factory=list)  # near-duplicates collapsed into this hit: file, pages, title, date
+    text_source: str | None = None  # "ocr" or "repaired" when the text is not the PDF's own, intact
+
+    @property
+    def source_note(self) -> str | None:
+        """What a reader should know about where the text came from, in Swedish."""
+        return {"ocr": "OCR-läst text", "repaired": "lagat textlager"}.get(self.text_source or "")
 
     @property
     def pages_label(self) -> str:

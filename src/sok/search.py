@@ -268,6 +268,7 @@ class Searcher:
             evidence=evidence_ if evidence_ is not None else self._evidence(row, ranking), organ=row["organ"], doc_type=row["doc_type"],
             case_numbers=json.loads(row["case_numbers"]), dates=json.loads(row["dates"]), item=row["item"],
             is_decision=bool(row["is_decision"]),
+            text_source="ocr" if row["ocr"] else "repaired" if row["repaired"] else None,
         )
 
     def close(self) -> None:

@@ -13,9 +13,10 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from .linking import DocRef, handled_at
 from .records import ExtractedFile, Passage, locating_text
 
-SCHEMA_VERSION = 2  # v2: logical documents and passage metadata
+SCHEMA_VERSION = 3  # v2: logical documents and passage metadata; v3: meetings linked by case, OCR and text quality per page
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -38,6 +39,8 @@ CREATE TABLE IF NOT EXISTS pages (
     text TEXT NOT NULL,
     clean TEXT NOT NULL,
     is_empty INTEGER NOT NULL,
+    source TEXT NOT NULL DEFAULT 'text',  -- 'text' (the PDF's text layer) or 'ocr'
+    quality TEXT NOT NULL DEFAULT '{}',  -- JSON: unknown-word share, broken-ligature repairs
     PRIMARY KEY (file_id, number)
 );
 CREATE TABLE IF NOT EXISTS documents (
@@ -46,11 +49,14 @@ CREATE TABLE IF NOT EXISTS documents (
     ordinal INTEGER NOT NULL,
     title TEXT NOT NULL,
     doc_type TEXT,
-    organ TEXT,
+    organ TEXT,  -- stated_organ, else the organ of the meeting that handled it
+    stated_organ TEXT,
     municipality TEXT,
-    meeting_date TEXT,
+    meeting_date TEXT,  -- as stated in the document
     document_date TEXT,
-    date TEXT,
+    handled_date TEXT,  -- the meeting that handled it, found through a case number (sok.linking)
+    handled_case TEXT,
+    date TEXT,  -- meeting_date, else handled_date, else document_date
     case_numbers TEXT NOT NULL,
     presenters TEXT NOT NULL,
     page_start INTEGER NOT NULL,
@@ -169,15 +175,16 @@ class Store:
         )
         file_id = cur.lastrowid
         self.db.executemany(
-            "INSERT INTO pages(file_id, number, text, clean, is_empty) VALUES (?,?,?,?,?)",
-            [(file_id, p.number, p.text, p.clean, int(p.is_empty)) for p in f.pages],
+            "INSERT INTO pages(file_id, number, text, clean, is_empty, source, quality) VALUES (?,?,?,?,?,?,?)",
+            [(file_id, p.number, p.text, p.clean, int(p.is_empty or p.ocr), "ocr" if p.ocr else "text",
+              _json({"repaired": p.repaired} if p.repaired else {})) for p in f.pages],
         )
         doc_ids = []
         for i, d in enumerate(f.documents):
             cur = self.db.execute(
-                "INSERT INTO documents(file_id, ordinal, title, doc_type, organ, municipality, meeting_date,"
-                " document_date, date, case_numbers, presenters, page_start, page_end) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (file_id, i, d.title, d.doc_type, d.organ, d.municipality, d.meeting_date, d.document_date,
+                "INSERT INTO documents(file_id, ordinal, title, doc_type, organ, stated_organ, municipality, meeting_date,"
+                " document_date, date, case_numbers, presenters, page_start, page_end) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (file_id, i, d.title, d.doc_type, d.organ, d.organ, d.municipality, d.meeting_date, d.document_date,
                  d.meeting_date or d.document_date, _json(d.case_numbers), _json(d.presenters), d.page_start, d.page_end),
             )
             doc_ids.append(cur.lastrowid)
@@ -195,6 +202,26 @@ class Store:
 
     def delete_files(self, file_ids: Iterable[int]) -> None:
         self.db.executemany("DELETE FROM files WHERE id=?", [(i,) for i in file_ids])
+
+    def link_meetings(self) -> int:
+        """Recompute, over the whole index, the meeting that handled each document
+        that does not state one (sok.linking); call inside `transaction()` after
+        files change, since a protokoll may arrive after its tjänsteskrivelse.
+        Returns the number of documents linked."""
+        rows = self.db.execute(
+            "SELECT id, doc_type, stated_organ, meeting_date, document_date, case_numbers FROM documents"
+        ).fetchall()
+        refs = [DocRef(r["id"], r["doc_type"], r["stated_organ"], r["meeting_date"], r["document_date"],
+                       tuple(json.loads(r["case_numbers"]))) for r in rows]
+        links = handled_at(refs)
+        self.db.execute("UPDATE documents SET handled_date=NULL, handled_case=NULL, organ=stated_organ,"
+                        " date=COALESCE(meeting_date, document_date)")
+        self.db.executemany(
+            "UPDATE documents SET handled_date=?, handled_case=?, organ=COALESCE(stated_organ, ?),"
+            " date=COALESCE(meeting_date, ?, document_date) WHERE id=?",
+            [(h.date, h.case_number, h.organ, h.date, key) for key, h in links.items()],
+        )
+        return len(links)
 
     # --- embedding cache ------------------------------------------------------------
     def cached_hashes(self, model: str, hashes: Iterable[str]) -> set[str]:
@@ -243,7 +270,11 @@ class Store:
             part = ids[i:i + 500]
             q = (
                 "SELECT p.*, f.relpath, f.path, COALESCE(d.title, f.title) AS title,"
-                " COALESCE(d.date, f.date) AS date, d.organ, d.doc_type, d.municipality FROM passages p"
+                " COALESCE(d.date, f.date) AS date, d.organ, d.doc_type, d.municipality, d.handled_case,"
+                " EXISTS (SELECT 1 FROM pages g WHERE g.file_id = p.file_id AND g.number BETWEEN p.page_start"
+                " AND p.page_end AND g.source = 'ocr') AS ocr,"
+                " EXISTS (SELECT 1 FROM pages g WHERE g.file_id = p.file_id AND g.number BETWEEN p.page_start"
+                " AND p.page_end AND g.quality != '{}') AS repaired FROM passages p"
                 " JOIN files f ON f.id = p.file_id LEFT JOIN documents d ON d.id = p.document_id"
                 f" WHERE p.id IN ({','.join('?' * len(part))})"
             )
@@ -269,13 +300,55 @@ class Store:
             "files": one("SELECT count(*) FROM files"),
             "pages": one("SELECT count(*) FROM pages"),
             "empty_pages": one("SELECT count(*) FROM pages WHERE is_empty"),
+            "ocr_pages": one("SELECT count(*) FROM pages WHERE source = 'ocr'"),
+            "repaired_pages": one("SELECT count(*) FROM pages WHERE quality != '{}'"),
             "documents": one("SELECT count(*) FROM documents"),
             "passages": one("SELECT count(*) FROM passages"),
         }
 
-    def empty_pages(self) -> list[tuple[str, int]]:
+    def empty_pages(self) -> list[tuple[str, int, bool]]:
+        """(file, page, read by OCR) for every page without a text layer."""
         rows = self.db.execute(
-            "SELECT f.relpath, p.number FROM pages p JOIN files f ON f.id = p.file_id"
+            "SELECT f.relpath, p.number, p.source = 'ocr' FROM pages p JOIN files f ON f.id = p.file_id"
             " WHERE p.is_empty ORDER BY f.relpath, p.number"
         )
-        return [(r[0], r[1]) for r in rows]
+        return [(r[0], r[1], bool(r[2])) for r in rows]
+
+    def repaired_pages(self) -> list[tuple[str, int, int]]:
+        """(file, page, words repaired) for pages whose text layer lost ligatures (sok.textquality)."""
+        rows = self.db.execute(
+            "SELECT f.relpath, p.number, json_extract(p.quality, '$.repaired') FROM pages p"
+            " JOIN files f ON f.id = p.file_id WHERE p.quality != '{}' ORDER BY f.relpath, p.number"
+        )
+        return [(r[0], r[1], int(r[2] or 0)) for r in rows]
+
+    def files_awaiting_ocr(self, root: Path) -> set[str]:
+        """Paths of indexed files with pages that have no text layer and were not read by OCR."""
+        rows = self.db.execute(
+            "SELECT DISTINCT f.path FROM pages p JOIN files f ON f.id = p.file_id"
+            " WHERE f.root = ? AND p.is_empty AND p.source != 'ocr'", (str(root),)
+        )
+        return {r[0] for r in rows}
+
+    # --- derived-index sync -------------------------------------------------------
+    # Added for derived.sync_lexical: the persistent lexical index is brought up to
+    # date by a diff against these rows instead of being rebuilt from every passage.
+    _LEXICAL_SOURCES = (
+        "SELECT p.id, p.text_hash, COALESCE(d.title, f.title), d.organ, p.item_title, p.heading_path{text}"
+        " FROM passages p JOIN files f ON f.id = p.file_id LEFT JOIN documents d ON d.id = p.document_id"
+    )
+
+    def lexical_sources(self, ids: Iterable[int] | None = None, with_text: bool = False) -> Iterator[tuple]:
+        """(id, text_hash, title, organ, item_title, heading_path json[, text]) per
+        passage, for all passages or the given ids: what a passage's lexical
+        entry is made from, without the text unless asked, so diffing a million
+        passages reads only short columns."""
+        q = self._LEXICAL_SOURCES.format(text=", p.text" if with_text else "")
+        if ids is None:
+            yield from (tuple(r) for r in self.db.execute(q + " ORDER BY p.id"))
+            return
+        wanted = [int(i) for i in ids]
+        for i in range(0, len(wanted), 500):
+            part = wanted[i:i + 500]
+            rows = self.db.execute(q + f" WHERE p.id IN ({','.join('?' * len(part))})", part)
+            yield from (tuple(r) for r in rows)

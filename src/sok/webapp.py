@@ -388,6 +388,8 @@ def hit_card(n: int, hit: Hit, url: str | None, also_urls: list[str | None] | No
     snippet with the query's words marked; every record string escaped."""
     weak = "" if hit.evidence >= RELEVANCE.threshold else "<span class='sok-weak'>svag träff</span>"
     decision = "<span class='sok-badge'>beslut</span>" if hit.is_decision else ""
+    if hit.source_note:
+        decision += f"<span class='sok-weak'>{esc(hit.source_note)}</span>"
     meta = " · ".join(esc(p) for p in meta_parts(hit.organ, hit.doc_type, hit.date, hit.page_start, hit.page_end,
                                                   hit.item))
     heading = " › ".join(hit.heading_path[-2:]) if hit.heading_path else ""
