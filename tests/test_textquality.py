@@ -9,7 +9,6 @@ from sok.clean import clean_pages
 from sok.records import Page
 from sok.textquality import file_is_broken, page_quality, repair_text, repaired_word
 
-from conftest import real_file
 
 DATA = Path(__file__).parent / "data"
 BROKEN = (DATA / "nykarleby_personalsektionen_2023-03-28_s7.txt").read_text(encoding="utf-8")
@@ -25,7 +24,7 @@ def test_each_kind_of_lost_ligature_is_undone():
 
 
 def test_intact_words_are_never_changed():
-    for word in ("att", "till", "detta", "finns", "Nykarleby", "protokoll", "fortsatt", "Kristina", "Fisksätra"):
+    for word in ("att", "till", "detta", "finns", "Nykarleby", "protokoll", "fortsatt", "Kristina", "Fisksätra", "KFKS", "UFM"):
         assert repaired_word(word) is None
 
 
@@ -39,13 +38,17 @@ def test_the_real_broken_page_is_detected_and_repaired():
     assert "personalchef Kristna Wikblad" in fixed  # "kristna" is a word: not certain, left alone
 
 
-def test_a_normal_swedish_record_is_not_broken_and_clean_leaves_it_alone():
-    path = real_file("nacka/Kommunstyrelsen_2019_KS_2019-06-03_20_Fisksatraskolan_nedlaggning_20a_fisksatraskolan_nedlaggning_protokollsutdrag_KS_135.pdf")
-    from sok.extract import extract_file
+def test_normal_swedish_records_are_not_broken_and_clean_leaves_them_alone():
+    """Every file of the demo corpus: Nacka (with pages full of KFKS case numbers), Region Örebro, Kungsbacka."""
+    from sok.extract import extract_file, find_files
 
-    pages = clean_pages(extract_file(path, path.parent).pages)
-    assert not file_is_broken([p.clean for p in pages])
-    assert all(p.repaired == 0 for p in pages)
+    demo = Path(__file__).resolve().parents[1] / "corpus"
+    files = find_files(demo)
+    assert len(files) >= 15
+    for path in files:
+        pages = clean_pages(extract_file(path, demo).pages)
+        assert not file_is_broken([p.clean for p in pages]), path.name
+        assert all(p.repaired == 0 for p in pages), path.name
 
 
 def test_clean_repairs_every_page_of_a_broken_file_and_counts_the_words():

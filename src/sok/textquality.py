@@ -52,8 +52,8 @@ def _undo_one(word: str) -> set[str]:
 def repaired_word(word: str) -> str | None:
     """The word the extraction damaged, when the fix is certain; else None."""
     lower = word.lower()
-    if len(lower) < 2 or not ("t" in lower or "f" in lower):
-        return None
+    if len(lower) < 2 or word.isupper() or not ("t" in lower or "f" in lower):
+        return None  # all capitals: acronyms and case-number prefixes (KFKS), never words to repair
     base = _zipf(lower)
     if base >= MAX_ZIPF:
         return None
@@ -70,8 +70,6 @@ def repaired_word(word: str) -> str | None:
     only_known = base == 0 and len(known) == 1
     if not (certain or only_known):
         return None
-    if word.isupper() and len(word) > 1:
-        return best.upper()
     return best[0].upper() + best[1:] if word[0].isupper() else best
 
 
