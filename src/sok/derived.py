@@ -1,67 +1,199 @@
-"""The FAISS and BM25 files, rebuilt from the store and stamped with its
+"""The FAISS and lexical indexes derived from the store, stamped with its
 generation. A reader only trusts files whose stamp equals the store's
-generation; otherwise it rebuilds them in memory from the store, so a run
-interrupted between the store commit and the file writes is still correct."""
+generation; otherwise it works from the store in memory, so a run
+interrupted between the store commit and the index writes is still correct.
+
+FAISS is rebuilt whole from the embedding cache (cheap: no model runs).
+The lexical index is one persistent tantivy index in `lexical/`, brought up
+to date by a diff with the store: entries whose (passage id, content key)
+the store no longer has are deleted, passages the index lacks are added,
+all in one atomic tantivy commit; only then is `lexical.json` stamped with
+the generation. Because the diff is taken against what the index really
+holds (read from its fast fields), not against a record of what was meant
+to happen, a crash at any point leaves a state the next sync repairs: an
+uncommitted batch vanishes, a committed but unstamped one diffs to nothing.
+Adding an id always deletes it first, so no entry is ever duplicated."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
-from .lexical import LexicalIndex
+import numpy as np
+
+from .lexical import LEXICAL_VERSION, TantivyIndex, content_key
+from .records import locating_text
 from .store import Store
 from .vectors import VectorIndex
+
+LEXICAL_DIR = "lexical"
+STAMP = "lexical.json"
+_FORMAT = "format.json"  # inside LEXICAL_DIR: the schema the folder was made with
 
 
 @dataclass
 class Derived:
-    lexical: LexicalIndex
+    lexical: TantivyIndex
     vectors: VectorIndex
     generation: int
 
 
-def _paths(index_dir: Path, generation: int) -> tuple[Path, Path]:
-    return index_dir / f"vectors-{generation}.faiss", index_dir / f"lexical-{generation}"
+@dataclass
+class LexicalDiff:
+    deletes: list[int]
+    adds: list[int]
+    keys: dict[int, int]  # content key of every passage in the store
+
+    def __bool__(self) -> bool:
+        return bool(self.deletes or self.adds)
+
+
+def _vectors_path(index_dir: Path, generation: int) -> Path:
+    return index_dir / f"vectors-{generation}.faiss"
+
+
+def _key(row: tuple) -> int:
+    pid, text_hash, title, organ, item_title, heading_path = row[:6]
+    return content_key(text_hash, title, organ, item_title, heading_path)
+
+
+def store_keys(store: Store) -> dict[int, int]:
+    """Content key of every passage in the store, by passage id."""
+    return {row[0]: _key(row) for row in store.lexical_sources()}
+
+
+def lexical_entries(store: Store, ids: list[int]) -> Iterator[tuple[int, str, int]]:
+    """(id, text to index, content key) for these passages, streamed from the store."""
+    for row in store.lexical_sources(ids, with_text=True):
+        pid, _, title, organ, item_title, heading_path, text = row
+        yield pid, locating_text(title, organ, item_title, json.loads(heading_path), text), _key(row)
+
+
+def diff(index: TantivyIndex, keys: dict[int, int]) -> LexicalDiff:
+    """What turns the index's real content into the store's: ids to delete
+    (gone, changed, or held more than once) and ids to add (missing or changed)."""
+    have_ids, have_keys = index.entries()
+    have: dict[int, int] = {}
+    deletes: set[int] = set()
+    for pid, key in zip(have_ids.tolist(), have_keys.tolist()):
+        if pid in have:  # never written so, but a duplicate must not survive
+            deletes.add(pid)
+        have[pid] = key
+    adds = [pid for pid, key in keys.items() if have.get(pid) != key or pid in deletes]
+    deletes.update(pid for pid, key in have.items() if keys.get(pid) != key)
+    return LexicalDiff(sorted(deletes - set(adds)), adds, keys)
+
+
+def _open_persistent(folder: Path) -> TantivyIndex:
+    """The index in `folder`, made afresh when missing, of another format or unreadable."""
+    fmt = {"lexical_version": LEXICAL_VERSION}
+    try:
+        if json.loads((folder / _FORMAT).read_text()) == fmt:
+            return TantivyIndex.open(folder)
+    except (OSError, ValueError):
+        pass
+    shutil.rmtree(folder, ignore_errors=True)
+    index = TantivyIndex.open(folder, create=True)
+    _write_json(folder / _FORMAT, fmt)
+    return index
+
+
+def _write_json(path: Path, value: dict) -> None:
+    """Atomically: a crash leaves the old file or the new, never half of one."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(value, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def sync_lexical(store: Store) -> tuple[TantivyIndex, LexicalDiff]:
+    """Bring the persistent lexical index up to the store's content by diff;
+    the writer (`sok index`, under the index lock) calls this."""
+    index = _open_persistent(store.dir / LEXICAL_DIR)
+    change = diff(index, store_keys(store))
+    if change:
+        from .indexing import pause_point  # the interruption tests' seam; imported late (indexing imports us)
+
+        pause_point("lexical")
+        index.apply(adds=lexical_entries(store, change.adds), deletes=change.deletes)
+        pause_point("lexical-committed")
+    return index, change
+
+
+def _vectors(store: Store) -> VectorIndex:
+    model, dim = store.get_meta("model_id"), int(store.get_meta("dim") or 0)
+    vec_ids, vecs = store.passage_vectors(model, dim) if model else ([], [])
+    return VectorIndex.build(dim or 1, vec_ids, vecs)
 
 
 def build(store: Store) -> Derived:
-    model, dim = store.get_meta("model_id"), int(store.get_meta("dim") or 0)
-    ids, texts = store.lexical_documents()
-    lexical = LexicalIndex.build(ids, texts)
-    vec_ids, vecs = store.passage_vectors(model, dim) if model else ([], [])
-    vectors = VectorIndex.build(dim or 1, vec_ids, vecs)
-    return Derived(lexical, vectors, store.generation)
+    """The writer's step: sync the lexical index on disk, rebuild FAISS in memory.
+    `write` then saves FAISS and stamps both with the generation."""
+    lexical, _ = sync_lexical(store)
+    return Derived(lexical, _vectors(store), store.generation)
+
+
+def _stamp(index_dir: Path) -> int | None:
+    try:
+        stamp = json.loads((index_dir / STAMP).read_text())
+    except (OSError, ValueError):
+        return None
+    return stamp.get("generation") if stamp.get("lexical_version") == LEXICAL_VERSION else None
 
 
 def is_current(store: Store) -> bool:
-    vec_path, lex_path = _paths(store.dir, store.generation)
-    return vec_path.exists() and (lex_path / "ids.npy").exists()
+    """Both files stamped with the store's generation (and the lexical folder
+    still there, so a deleted folder is rebuilt by the next run)."""
+    return (_vectors_path(store.dir, store.generation).exists() and _stamp(store.dir) == store.generation
+            and (store.dir / LEXICAL_DIR / "meta.json").exists())
 
 
 def write(store: Store, derived: Derived) -> None:
-    """Write to temporary names, rename into place, then drop older generations."""
-    vec_path, lex_path = _paths(store.dir, derived.generation)
+    """Save FAISS under a temporary name and rename it into place, stamp the
+    (already committed) lexical index, then drop older generations' files."""
+    vec_path = _vectors_path(store.dir, derived.generation)
     tmp_vec = vec_path.with_suffix(".faiss.tmp")
-    tmp_lex = lex_path.with_name(lex_path.name + ".tmp")
-    shutil.rmtree(tmp_lex, ignore_errors=True)
     derived.vectors.save(tmp_vec)
-    derived.lexical.save(tmp_lex)
-    shutil.rmtree(lex_path, ignore_errors=True)
-    os.replace(tmp_lex, lex_path)
     os.replace(tmp_vec, vec_path)
+    _write_json(store.dir / STAMP, {"generation": derived.generation, "lexical_version": LEXICAL_VERSION})
     for old in store.dir.glob("vectors-*.faiss"):
         if old != vec_path:
             old.unlink(missing_ok=True)
-    for old in store.dir.glob("lexical-*"):
-        if old != lex_path:
-            shutil.rmtree(old, ignore_errors=True)
+    for old in store.dir.glob("lexical-*"):  # the bm25s folders of earlier versions
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _lexical_for_reader(store: Store) -> TantivyIndex:
+    """A reader never writes: it uses the index on disk when that holds exactly
+    the store's passages (say, committed but not yet stamped), otherwise an
+    in-memory index built from the store."""
+    folder = store.dir / LEXICAL_DIR
+    keys = store_keys(store)
+    try:
+        if json.loads((folder / _FORMAT).read_text()) == {"lexical_version": LEXICAL_VERSION}:
+            on_disk = TantivyIndex.open(folder)
+            if not diff(on_disk, keys):
+                return on_disk
+    except Exception:  # missing or unreadable on disk: build from the store below
+        pass
+    ids = list(keys)
+    entries = list(lexical_entries(store, ids))
+    return TantivyIndex.build([e[0] for e in entries], [e[1] for e in entries], keys=[e[2] for e in entries])
 
 
 def load(store: Store) -> Derived:
     """The current files, or an in-memory rebuild when they are missing or stale."""
+    generation = store.generation
     if not is_current(store):
-        return build(store)
-    vec_path, lex_path = _paths(store.dir, store.generation)
-    return Derived(LexicalIndex.load(lex_path), VectorIndex.load(vec_path), store.generation)
+        return Derived(_lexical_for_reader(store), _vectors(store), generation)
+    try:
+        lexical = TantivyIndex.open(store.dir / LEXICAL_DIR)
+    except Exception:  # unreadable on disk (tantivy raises ValueError or others): serve from the store
+        lexical = _lexical_for_reader(store)
+    return Derived(lexical, VectorIndex.load(_vectors_path(store.dir, generation)), generation)

