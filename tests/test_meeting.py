@@ -366,3 +366,16 @@ def test_region_kallelse_carries_its_foredragnings_pm():
     assert len(docs) >= 3 and docs[1].doc_type == "tjänsteskrivelse" and docs[1].case_numbers == ["20RS10323"]
     assert all(d.page_start == d.page_end == 1 for d in docs)
     assert all(a.char_end <= b.char_start for a, b in zip(docs, docs[1:]))
+
+
+def test_kungsbacka_agenda_titles_stop_at_the_time_slot_and_the_case_column():
+    """Real kallelse: a table cell holds title, time slot and presenters; a line
+    laid out in columns holds title, case number and the proposal."""
+    path = Path(__file__).resolve().parents[1] / "corpus" / "kungsbacka" / "kungsbacka_ks_2025-05-27_kallelse.md"
+    doc = split_documents(clean_pages(extract_file(path, path.parent).pages))[0]
+    items = {it.number: it for it in doc.items}
+    assert items["2"].title == "Uppföljning och prognos april 2025 för Kungsbacka kommun"
+    assert items["2"].presenters == ["Somayeh Jamshidi", "Christina Hermansson"]
+    assert items["3"].title == "Kommunbudget 2026, plan" and items["3"].case_numbers[0] == "2024-00717"
+    assert items["1"].presenters == []
+    assert {"Somayeh Jamshidi", "Christina Hermansson"} <= set(doc.presenters)  # the kallelse lists who presents

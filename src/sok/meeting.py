@@ -63,6 +63,7 @@ class AgendaItem:
     parts: list[Part] = field(default_factory=list)
     char_start: int = 0
     char_end: int = 0
+    presenters: list[str] = field(default_factory=list)  # who presents it, where the agenda says
 
 
 @dataclass
@@ -885,6 +886,28 @@ def _footer_starts(lines: list[_Line], group: list[_Segment]) -> list[tuple[int,
     return starts
 
 
+_TIME_SLOT = re.compile(r"^\d{1,2}[.:]\d{2}\s*[–-]\s*\d{1,2}[.:]\d{2}$")
+
+
+def table_item_cell(cell: str) -> tuple[str, list[str]]:
+    """(title, presenters) of a Kungsbacka agenda cell: the title lines, then a
+    time slot ("13.00–13.25"), then the people who present the item."""
+    lines = [s.strip() for s in re.split(r"<br>", cell) if s.strip()]
+    slot = next((i for i, s in enumerate(lines) if _TIME_SLOT.match(s)), None)
+    if slot is None:
+        return " ".join(lines), []
+    return " ".join(lines[:slot]), lines[slot + 1:]
+
+
+def _line_item_title(text: str) -> str:
+    """A numbered line laid out in columns ("3. Kommunbudget 2026, plan 2024-00717
+    Förslag till beslut ..."): the title ends where the case-number column starts."""
+    cases = find_case_numbers(text)
+    if cases and (pos := text.find(cases[0])) > 0:
+        return text[:pos].rstrip(" ,;–-")
+    return text
+
+
 def _numbered_starts(lines: list[_Line]) -> list[tuple[int, str, str]]:
     """Numbered ärenden of a kallelse, 1, 2, 3 ... in order, so that numbered
     lists inside an ärende are not taken for new ones."""
@@ -892,9 +915,9 @@ def _numbered_starts(lines: list[_Line]) -> list[tuple[int, str, str]]:
     expected = 1
     for i, line in enumerate(lines):
         if m := _TABLE_ITEM.match(line.text):  # Kungsbacka: | 3. | Title | 2025-00008 | Förslag |
-            number, title = m.group(1), re.sub(r"<br>", " ", m.group(2)).strip()
+            number, title = m.group(1), table_item_cell(m.group(2))[0]
         elif (m := _NUMBERED_ITEM.match(line.text)) and m.group(2)[0].isupper():
-            number, title = m.group(1), _title_after(lines, i, m.group(2))
+            number, title = m.group(1), _title_after(lines, i, _line_item_title(m.group(2)))
         else:
             continue
         if int(number) == expected and not _LEADER.search(line.text):
@@ -911,6 +934,7 @@ def _items(lines: list[_Line], group: list[_Segment], doc_type: str) -> list[Age
         span = lines[i:j]
         filled = [ln for ln in span if ln.text] or span[:1]
         text = "\n".join(ln.text for ln in span)
+        table = _TABLE_ITEM.match(lines[i].text)
         items.append(
             AgendaItem(
                 number=number,
@@ -921,6 +945,7 @@ def _items(lines: list[_Line], group: list[_Segment], doc_type: str) -> list[Age
                 parts=_parts(span),
                 char_start=lines[i].start,
                 char_end=filled[-1].end,
+                presenters=table_item_cell(table.group(2))[1] if table else [],
             )
         )
     return items
@@ -948,7 +973,8 @@ def _build(group: list[_Segment], first_doc: bool, file_municipality: str | None
         municipality=find_municipality("\n".join(zone)) or file_municipality,
         meeting_date=meeting_date,
         case_numbers=_doc_case_numbers(group, doc_type, items, lines),
-        presenters=_presenters("\n".join(ln.text for ln in lines)),
+        presenters=list(dict.fromkeys(_presenters("\n".join(ln.text for ln in lines))
+                                      + [name for it in items for name in it.presenters])),
         page_start=group[0].page,
         page_end=last.page,
         items=items,
