@@ -300,11 +300,19 @@ def index_view(db: Any, years: list[int]) -> w.UiState:
     if last:
         st.markdown(f"**Senaste indexering:** {w.esc(last.get('finished'))} (började {w.esc(last.get('started'))})")
     if info["empty_by_file"]:
-        st.markdown("**Sidor utan text** (behöver OCR)")
+        st.markdown("**Sidor utan textlager** (läs dem med `sok index --ocr`)")
         st.dataframe([{"Fil": f, "Sidor": ", ".join(map(str, p)), "Antal": len(p)}
                       for f, p in info["empty_by_file"].items()], hide_index=True, width="stretch")
+    if info["ocr_by_file"]:
+        st.markdown("**Sidor lästa med OCR**")
+        st.dataframe([{"Fil": f, "Sidor": ", ".join(map(str, p)), "Antal": len(p)}
+                      for f, p in info["ocr_by_file"].items()], hide_index=True, width="stretch")
+    if info["repaired_pages"]:
+        st.markdown(f"**Lagat textlager:** {info['repaired_pages']} sidor där typsnittet tappat ligaturer"
+                    " (\"at\" för \"att\") har lagats; träffar därifrån märks.")
     st.markdown("**Filer**")
     st.dataframe([{"Fil": r["relpath"], "Typ": r["kind"], "Sidor": r["n_pages"], "Utan text": r["empty"],
+                   "Lagade sidor": r["repaired"],
                    "Passager": r["passages"], "Titel": r["title"], "Datum": r["date"], "Indexerad": r["indexed_at"]}
                   for r in info["file_rows"]], hide_index=True, width="stretch")
     return current_state(years)

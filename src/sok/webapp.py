@@ -290,14 +290,16 @@ def index_status(db: sqlite3.Connection) -> dict[str, Any]:
     files = db.execute(
         "SELECT f.relpath, f.kind, f.n_pages, f.title, f.date, f.indexed_at, f.root,"
         " (SELECT count(*) FROM passages p WHERE p.file_id = f.id) AS passages,"
-        " (SELECT count(*) FROM pages g WHERE g.file_id = f.id AND g.is_empty) AS empty"
+        " (SELECT count(*) FROM pages g WHERE g.file_id = f.id AND g.is_empty) AS empty,"
+        " (SELECT count(*) FROM pages g WHERE g.file_id = f.id AND g.quality != '{}') AS repaired"
         " FROM files f ORDER BY f.relpath"
     ).fetchall()
     empty: dict[str, list[int]] = {}
+    ocr: dict[str, list[int]] = {}
     for r in db.execute(
-        "SELECT f.relpath, p.number FROM pages p JOIN files f ON f.id = p.file_id WHERE p.is_empty ORDER BY 1, 2"
+        "SELECT f.relpath, p.number, p.source FROM pages p JOIN files f ON f.id = p.file_id WHERE p.is_empty ORDER BY 1, 2"
     ):
-        empty.setdefault(r[0], []).append(r[1])
+        (ocr if r[2] == "ocr" else empty).setdefault(r[0], []).append(r[1])
     return {
         "files": one("SELECT count(*) FROM files"),
         "pages": one("SELECT count(*) FROM pages"),
@@ -309,7 +311,9 @@ def index_status(db: sqlite3.Connection) -> dict[str, Any]:
         "roots": sorted({r["root"] for r in files}),
         "last_run": {"started": last[0], "finished": last[1], **json.loads(last[2])} if last else None,
         "file_rows": [dict(r) for r in files],
-        "empty_by_file": empty,
+        "empty_by_file": empty,  # no text layer, not read by OCR
+        "ocr_by_file": ocr,
+        "repaired_pages": sum(r["repaired"] for r in files),
     }
 
 
