@@ -12,6 +12,7 @@ to open, so the choice between the two libraries rests on measurements of this
 corpus rather than on general reputation.
 
 Usage: python benchmarks/extraction.py [FOLDER] [--repeat N] [--json OUT]
+As a part of the suite (`python -m benchmarks`): `run(quick)` and `markdown(result)`.
 """
 
 from __future__ import annotations
@@ -91,9 +92,60 @@ def summarize(secs: list[float], results: dict[str, list[str] | str], root: Path
     }
 
 
+DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+def measure(files: list[Path], root: Path, repeat: int) -> dict[str, dict]:
+    """Per library: `repeat` full passes over `files`, the two libraries
+    taking turns pass by pass so a neighbour's load hits both alike."""
+    secs: dict[str, list[float]] = {name: [] for name in LIBRARIES}
+    last: dict[str, dict] = {}
+    for _ in range(repeat):
+        for name, fn in LIBRARIES.items():
+            s, last[name] = run_pass(fn, files)
+            secs[name].append(s)
+    return {name: summarize(secs[name], last[name], root) for name in LIBRARIES}
+
+
+def run(quick: bool = False, folder: Path = DEFAULT_CORPUS) -> dict:
+    """The suite's entry: all PDFs, 3 passes (quick: the 8 smallest PDFs, 1 pass)."""
+    root = Path(folder).resolve()
+    files = sorted(root.rglob("*.pdf"))
+    if not files:
+        return {"skipped": f"no PDFs under {root}"}
+    if quick:
+        files = sorted(files, key=lambda f: f.stat().st_size)[:8]
+    repeat = 1 if quick else 3
+    summary = measure(files, root, repeat)
+    for s in summary.values():  # the per-page lists are long and belong to the CLI report
+        s.pop("empty_list", None)
+        s.pop("page_counts", None)
+    return {"folder": str(root), "files": len(files), "repeat": repeat,
+            "versions": {"pypdfium2": str(pdfium.version.PYPDFIUM_INFO), "pypdf": __import__("pypdf").__version__},
+            "libraries": summary}
+
+
+def markdown(result: dict) -> str:
+    lines = ["## PDF text extraction", ""]
+    if "skipped" in result:
+        return "\n".join(lines + [f"Skipped: {result['skipped']}."]) + "\n"
+    libs = result["libraries"]
+    lines += [f"{result['files']} PDFs from {result['folder']}, median of {result['repeat']} full pass(es); "
+              f"{result['versions']['pypdfium2']}, pypdf {result['versions']['pypdf']}.", "",
+              "| library | pages | seconds (median) | pages/s | pages without text | errors |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for name, s in libs.items():
+        lines.append(f"| {name} | {s['pages']} | {s['seconds_median']:.2f} | {s['pages_per_s']:.1f} | "
+                     f"{s['empty_pages']} | {len(s['errors'])} |")
+    if "pypdf" in libs and libs["pypdf"]["pages_per_s"]:
+        lines += ["", f"pypdfium2 / pypdf speed ratio (same run): "
+                  f"{libs['pypdfium2']['pages_per_s'] / libs['pypdf']['pages_per_s']:.1f}x"]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("folder", nargs="?", default="/work/shared/corpus", type=Path)
+    ap.add_argument("folder", nargs="?", default=DEFAULT_CORPUS, type=Path)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--json", type=Path, help="write results as JSON here")
     a = ap.parse_args(argv)
@@ -104,13 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"{len(files)} PDFs under {root}, {a.repeat} repeats, {pdfium.version.PYPDFIUM_INFO} / pypdf "
           f"{__import__('pypdf').__version__}")
-    summary: dict[str, dict] = {}
-    for name, fn in LIBRARIES.items():
-        secs, last = [], {}
-        for _ in range(a.repeat):
-            s, last = run_pass(fn, files)
-            secs.append(s)
-        summary[name] = summarize(secs, last, root)
+    summary = measure(files, root, a.repeat)
 
     hdr = f"{'library':<10} {'pages':>6} {'sec(med)':>9} {'pages/s':>8} {'empty':>6} {'chars':>9} " + \
           " ".join(f"{k:>7}" for k in MARKERS)

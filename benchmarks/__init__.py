@@ -1,0 +1,1 @@
+"""Benchmark suite: `python -m benchmarks [--quick]` writes BENCHMARKS.md and BENCHMARKS.json."""
