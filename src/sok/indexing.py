@@ -4,7 +4,8 @@ A file that cannot be read is reported by name and reason and the run goes
 on; if it was indexed before, its previous version stays. The store changes
 in one transaction, embeddings are cached per (model, text hash) and
 committed as they are made, so an interrupted run keeps the previous index
-searchable and the next run resumes without re-embedding."""
+searchable and the next run resumes without re-embedding. Files stream
+through a bounded buffer, so memory does not grow with the number of files."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from tqdm import tqdm
 
 from . import derived
 from .clean import clean_pages
-from .config import EMBED_BATCH, LIMITS, PIPELINE_VERSION, LimitsConfig
+from .config import EMBED_BATCH, FLUSH_PASSAGES, LIMITS, PIPELINE_VERSION, LimitsConfig
 from .embedding import Embedder, load_embedder, space_of
 from .extract import ExtractionError, extract_file, find_files, sha256_file
 from .records import ExtractedFile, Passage
@@ -112,17 +113,18 @@ def pause_point(stage: str) -> None:
         time.sleep(600)
 
 
-def embed_missing(store: Store, embedder: Embedder, texts: dict[str, str], progress: bool) -> int:
-    """Embed texts whose hash the cache lacks, shortest first (less padding per batch)."""
+def embed_missing(store: Store, embedder: Embedder, texts: dict[str, str], bar: tqdm | None = None) -> int:
+    """Embed texts whose hash the cache lacks, shortest first (less padding per
+    batch); each batch is committed to the cache as soon as it is made."""
     missing = sorted(set(texts) - store.cached_hashes(embedder.model_id, texts), key=lambda h: len(texts[h]))
-    with tqdm(total=len(missing), desc="Bäddar in", unit="passager", disable=not progress or not missing) as bar:
-        step = getattr(embedder, "preferred_batch", EMBED_BATCH)  # a GPU wants far larger batches
-        for i in range(0, len(missing), step):
-            batch = missing[i:i + step]
-            vectors = embedder.embed_passages([texts[h] for h in batch])
-            store.put_vectors(embedder.model_id, batch, vectors)
+    step = getattr(embedder, "preferred_batch", EMBED_BATCH)  # a GPU wants far larger batches
+    for i in range(0, len(missing), step):
+        batch = missing[i:i + step]
+        vectors = embedder.embed_passages([texts[h] for h in batch])
+        store.put_vectors(embedder.model_id, batch, vectors)
+        if bar is not None:
             bar.update(len(batch))
-            pause_point("embed")
+        pause_point("embed")
     return len(missing)
 
 
@@ -165,7 +167,7 @@ def sync(
             known = store.files_under(folder)
             awaiting_ocr = store.files_awaiting_ocr(folder) if ocr else set()
 
-            t0 = time.perf_counter()
+            t_scan = time.perf_counter()
             todo: list[tuple[Path, str, bool]] = []  # path, sha, was indexed before
             on_disk = find_files(folder)
             for path in on_disk:
@@ -178,56 +180,78 @@ def sync(
             present = {str(p.resolve()) for p in on_disk}
             removed = {path: row["id"] for path, row in known.items() if path not in present}
 
-            prepared: list[tuple[ExtractedFile, list[Passage], bool]] = []
-            for path, sha, existed in tqdm(todo, desc="Läser filer", unit="fil", disable=not progress or not todo):
-                try:
-                    f, passages = prepare(path, folder, sha, limits, ocr)
-                except ExtractionError as exc:
-                    report.failed.append((str(path.relative_to(folder)), str(exc)))
-                    continue
-                except Exception as exc:  # a broken file must never stop the run
-                    report.failed.append((str(path.relative_to(folder)), f"oväntat fel: {exc!r}"))
-                    continue
-                prepared.append((f, passages, existed))
-                report.empty_pages.extend((f.relpath, n) for n in f.empty_pages)
-                report.ocr_pages.extend((f.relpath, p.number) for p in f.pages if p.ocr)
-                report.repaired_pages.extend((f.relpath, p.number, p.repaired) for p in f.pages if p.repaired)
-                report.warnings.extend((f.relpath, w) for w in f.warnings)
-                pause_point("extract")
-            report.seconds["extract_chunk"] = round(time.perf_counter() - t0, 2)
+            # One pass, file by file, inside one transaction: each file is read,
+            # its passages embedded (the cache commits on its own connection) and
+            # written, a bufferful at a time, so memory holds one buffer of files,
+            # not the whole folder, and the run still lands all at once.
+            buffer: list[tuple[ExtractedFile, list[Passage], bool]] = []
+            pending: dict[str, str] = {}  # text hash -> embedder input, for the buffer
+            embedder: Embedder | None = None
+            seconds = {"scan": time.perf_counter() - t_scan, "extract_chunk": 0.0, "embed": 0.0, "store": 0.0}
+            files_bar = tqdm(todo, desc="Läser filer", unit="fil", disable=not progress or not todo)
+            embed_bar = tqdm(desc="Bäddar in", unit="passager", disable=not progress or not todo, position=1)
 
-            t0 = time.perf_counter()
-            texts = {text_hash(t): t for f, passages, _ in prepared for t in (embedding_input(f, p) for p in passages)}
-            if texts:
-                embedder = embedder_factory(model)
-                if store.get_meta("model_id") not in (None, embedder.model_id):
-                    raise IndexingError(f"Modellen {model!r} ger nu {embedder.model_id!r}; bygg om indexet.")
-                report.embedded = embed_missing(store, embedder, texts, progress)
-                model_id, dim = embedder.model_id, embedder.dim
-            else:
-                model_id, dim = store.get_meta("model_id"), store.get_meta("dim")
-            report.seconds["embed"] = round(time.perf_counter() - t0, 2)
+            def flush() -> None:
+                nonlocal embedder
+                t0 = time.perf_counter()
+                if pending:
+                    if embedder is None:
+                        embedder = embedder_factory(model)
+                        if store.get_meta("model_id") not in (None, embedder.model_id):
+                            raise IndexingError(f"Modellen {model!r} ger nu {embedder.model_id!r}; bygg om indexet.")
+                    report.embedded += embed_missing(store, embedder, pending, embed_bar)
+                t1 = time.perf_counter()
+                for f, passages, existed in buffer:
+                    if existed:  # the new version replaces the old only once it has been read
+                        store.delete_files([known[f.path]["id"]])
+                    store.add_file(folder, f, passages, [text_hash(embedding_input(f, p)) for p in passages])
+                    (report.changed if existed else report.new).append(f.relpath)
+                seconds["embed"] += t1 - t0
+                seconds["store"] += time.perf_counter() - t1
+                buffer.clear()
+                pending.clear()
 
-            t0 = time.perf_counter()
-            if prepared or removed or stale_pipeline:
+            if todo or removed or stale_pipeline:
                 with store.transaction():
-                    replaced = [known[f.path]["id"] for f, _, existed in prepared if existed]
-                    store.delete_files([*removed.values(), *replaced])
-                    for f, passages, existed in prepared:
-                        store.add_file(folder, f, passages, [text_hash(embedding_input(f, p)) for p in passages])
-                        (report.changed if existed else report.new).append(f.relpath)
+                    store.delete_files(removed.values())
                     report.removed = [str(Path(p).relative_to(folder)) for p in removed]
+                    for path, sha, existed in files_bar:
+                        t0 = time.perf_counter()
+                        try:
+                            f, passages = prepare(path, folder, sha, limits, ocr)
+                        except ExtractionError as exc:
+                            report.failed.append((str(path.relative_to(folder)), str(exc)))
+                            continue
+                        except Exception as exc:  # a broken file must never stop the run
+                            report.failed.append((str(path.relative_to(folder)), f"oväntat fel: {exc!r}"))
+                            continue
+                        finally:
+                            seconds["extract_chunk"] += time.perf_counter() - t0
+                        buffer.append((f, passages, existed))
+                        pending.update((text_hash(t), t) for t in (embedding_input(f, p) for p in passages))
+                        report.empty_pages.extend((f.relpath, n) for n in f.empty_pages)
+                        report.ocr_pages.extend((f.relpath, p.number) for p in f.pages if p.ocr)
+                        report.repaired_pages.extend((f.relpath, p.number, p.repaired) for p in f.pages if p.repaired)
+                        report.warnings.extend((f.relpath, w) for w in f.warnings)
+                        pause_point("extract")
+                        if sum(len(passages) for _, passages, _ in buffer) >= FLUSH_PASSAGES:
+                            flush()
+                    flush()
+                    t0 = time.perf_counter()
                     report.linked = store.link_meetings()
-                    store.set_meta("embedder", model)
-                    if texts:
+                    if embedder is not None:
                         store.set_meta("route", getattr(embedder, "route", model))
-                    if model_id:
-                        store.set_meta("model_id", model_id)
-                        store.set_meta("dim", str(dim))
-                    store.set_meta("pipeline_version", str(PIPELINE_VERSION))
-                    store.set_meta("generation", str(store.generation + 1))
+                        store.set_meta("model_id", embedder.model_id)
+                        store.set_meta("dim", str(embedder.dim))
+                    if report.new or report.changed or removed or stale_pipeline:
+                        store.set_meta("embedder", model)
+                        store.set_meta("pipeline_version", str(PIPELINE_VERSION))
+                        store.set_meta("generation", str(store.generation + 1))
                     pause_point("store")
-            report.seconds["store"] = round(time.perf_counter() - t0, 2)
+                    seconds["store"] += time.perf_counter() - t0
+            files_bar.close()
+            embed_bar.close()
+            report.seconds.update({k: round(v, 2) for k, v in seconds.items()})
 
             t0 = time.perf_counter()
             if not derived.is_current(store):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from .relevance import QueryTerms, background, evidence
 from .store import Store, StoreError
 
 MODES = ("hybrid", "lexical", "dense")
+_LEGS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sok-dense")  # the dense leg, beside the lexical one
 _WORD = re.compile(r"\w+(?:[/\-.:]\w+)*")
 
 
@@ -194,13 +196,20 @@ class Searcher:
             raise SearchError(f"okänt sökläge {mode!r}; välj bland {', '.join(MODES)}")
         depth = depth or self.config.candidates
         allowed = self.allowed_ids(filters)
+        vectors = self.derived.vectors
+        qvec = self.embedder.embed_query(query) if len(vectors) else None
+
+        def dense_leg() -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+            if qvec is None:
+                return [], []
+            unfiltered = vectors.search(qvec, depth)
+            return unfiltered, unfiltered if allowed is None else vectors.search(qvec, depth, allowed=allowed)
+
+        # The legs run side by side: tantivy and FAISS both release the GIL, so on
+        # two cores a hybrid query costs about its slower leg, not the sum.
+        pending = _LEGS.submit(dense_leg)
         lexical = self.derived.lexical.search(query, depth, allowed=allowed)
-        dense: list[tuple[int, float]] = []
-        unfiltered: list[tuple[int, float]] = []
-        if len(self.derived.vectors):
-            qvec = self.embedder.embed_query(query)
-            unfiltered = self.derived.vectors.search(qvec, depth)
-            dense = unfiltered if allowed is None else self.derived.vectors.search(qvec, depth, allowed=allowed)
+        unfiltered, dense = pending.result()
         if mode == "lexical":
             ordered = lexical
         elif mode == "dense":

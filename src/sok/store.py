@@ -16,7 +16,7 @@ import numpy as np
 from .linking import DocRef, handled_at
 from .records import ExtractedFile, Passage, locating_text
 
-SCHEMA_VERSION = 3  # v2: logical documents and passage metadata; v3: meetings linked by case, OCR and text quality per page
+SCHEMA_VERSION = 4  # v2: documents and passage metadata; v3: meetings linked by case, OCR, text quality; v4: cache in its own file
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -84,17 +84,25 @@ CREATE TABLE IF NOT EXISTS passages (
 );
 CREATE INDEX IF NOT EXISTS passages_file ON passages(file_id);
 CREATE INDEX IF NOT EXISTS passages_document ON passages(document_id);
-CREATE TABLE IF NOT EXISTS embeddings (
-    model TEXT NOT NULL,
-    text_hash TEXT NOT NULL,  -- of the embedder's input (structure.embedding_input), the cache key
-    vector BLOB NOT NULL,
-    PRIMARY KEY (model, text_hash)
-);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     started TEXT NOT NULL,
     finished TEXT NOT NULL,
     summary TEXT NOT NULL
+);
+"""
+
+
+# The embedding cache lives in its own file with its own connection, so that it
+# commits batch by batch while `sok index` holds one long transaction on the
+# index: a run killed after hours keeps every vector it computed, and the run's
+# files, documents and passages still land all together or not at all.
+_CACHE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS embeddings (
+    model TEXT NOT NULL,
+    text_hash TEXT NOT NULL,  -- of the embedder's input (structure.embedding_input), the cache key
+    vector BLOB NOT NULL,
+    PRIMARY KEY (model, text_hash)
 );
 """
 
@@ -133,9 +141,27 @@ class Store:
         if version != str(SCHEMA_VERSION):
             self.set_meta("schema_version", str(SCHEMA_VERSION))
             self.db.commit()
+        self.cache = sqlite3.connect(self.dir / "embeddings.sqlite", timeout=30, check_same_thread=False)
+        self.cache.execute("PRAGMA journal_mode=WAL")
+        self.cache.executescript(_CACHE_SCHEMA)
+        if writer:
+            self._move_old_cache()
+
+    def _move_old_cache(self) -> None:
+        """Indexes made before the cache had its own file keep their vectors."""
+        if not self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='embeddings'").fetchone():
+            return
+        rows = self.db.execute("SELECT model, text_hash, vector FROM embeddings")
+        while batch := rows.fetchmany(5000):
+            self.cache.executemany("INSERT OR IGNORE INTO embeddings(model, text_hash, vector) VALUES (?,?,?)",
+                                   [tuple(r) for r in batch])
+        self.cache.commit()
+        self.db.execute("DROP TABLE embeddings")
+        self.db.commit()
 
     def close(self) -> None:
         self.db.close()
+        self.cache.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -230,27 +256,36 @@ class Store:
         for i in range(0, len(wanted), 500):
             part = wanted[i:i + 500]
             q = f"SELECT text_hash FROM embeddings WHERE model=? AND text_hash IN ({','.join('?' * len(part))})"
-            found.update(r[0] for r in self.db.execute(q, [model, *part]))
+            found.update(r[0] for r in self.cache.execute(q, [model, *part]))
         return found
 
     def put_vectors(self, model: str, hashes: list[str], vectors: np.ndarray) -> None:
         """Cache vectors and commit at once: an interrupted run keeps what it embedded."""
-        self.db.executemany(
+        self.cache.executemany(
             "INSERT OR REPLACE INTO embeddings(model, text_hash, vector) VALUES (?,?,?)",
             [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in zip(hashes, vectors)],
         )
-        self.db.commit()
+        self.cache.commit()
 
     def passage_vectors(self, model: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
-        """(passage ids, vectors) of every passage, from the cache."""
-        rows = self.db.execute(
-            "SELECT p.id, e.vector FROM passages p JOIN embeddings e"
-            " ON e.text_hash = p.text_hash AND e.model = ? ORDER BY p.id",
-            (model,),
-        ).fetchall()
+        """(passage ids, vectors) of every passage with a cached vector, in id order,
+        filled into one preallocated array (no second copy at a million passages)."""
+        rows = self.db.execute("SELECT id, text_hash FROM passages ORDER BY id").fetchall()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
-        return ids, vecs
+        vecs = np.zeros((len(rows), dim), dtype=np.float32)
+        found = np.zeros(len(rows), dtype=bool)
+        where: dict[str, list[int]] = {}
+        for i, r in enumerate(rows):
+            where.setdefault(r[1], []).append(i)
+        hashes = list(where)
+        for i in range(0, len(hashes), 500):
+            part = hashes[i:i + 500]
+            q = f"SELECT text_hash, vector FROM embeddings WHERE model=? AND text_hash IN ({','.join('?' * len(part))})"
+            for h, blob in self.cache.execute(q, [model, *part]):
+                rows_of = where[h]
+                vecs[rows_of] = np.frombuffer(blob, dtype=np.float32)
+                found[rows_of] = True
+        return ids[found], vecs[found] if not found.all() else vecs
 
     def lexical_documents(self) -> tuple[list[int], list[str]]:
         """What BM25 indexes per passage: its document title and heading path
