@@ -39,3 +39,22 @@ def test_quick_vector_scale_recall(quick):
         assert run["types"]["flat"]["recall10"] == 1.0
     e5 = next(r for r in quick["runs"] if r["data"] == "e5like")
     assert e5["types"]["ivf"]["recall10"] >= 0.95
+
+
+def test_the_whole_quick_suite_runs_and_writes_the_report(tmp_path):
+    """`python -m benchmarks --quick`, as CI runs it: every part, no part failed."""
+    import json
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--out", str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = (tmp_path / "BENCHMARKS.md").read_text(encoding="utf-8")
+    data = json.loads((tmp_path / "BENCHMARKS.json").read_text(encoding="utf-8"))
+    for heading in ("## PDF text extraction", "## Embedding speed", "## Lexical search at scale",
+                    "## Vector search at scale", "## Indexing memory"):
+        assert heading in report
+    assert "## Machine" in report and "CPU:" in report
+    assert data["quick"] is True
+    assert {name: part["status"] for name, part in data["parts"].items()} == dict.fromkeys(
+        ("extraction", "embedding", "lexical_scale", "vector_scale", "indexing_memory"), "ok")
