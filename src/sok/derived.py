@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
 
 from .lexical import LEXICAL_VERSION, TantivyIndex, content_key
 from .records import locating_text
