@@ -153,7 +153,8 @@ def quantize_int8(src: Path, dst: Path) -> None:
     names = {n.name for n in onnx.load(str(src), load_external_data=False).graph.node}
     missing = [n for n in FP32_NODES if n not in names]
     if missing:  # a torch exporter that names nodes differently would silently cost accuracy
-        raise EmbedderError(f"ONNX-exporten saknar noderna {missing}")
+        raise EmbedderError(f"ONNX-exporten saknar noderna {missing} (annan torch-version?): installera "
+                            "torch==2.13.0 eller indexera med  --model torch-e5")
     quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8,
                      nodes_to_exclude=list(FP32_NODES))
 
@@ -251,7 +252,8 @@ class OnnxE5Embedder(E5Windows):
             self._session = ort.InferenceSession(str(self.graph_path), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # a truncated cached graph: rebuild once
             if tmp is not None or not self.cache_hit:
-                raise EmbedderError(f"ONNX-grafen kan inte laddas: {exc}") from exc
+                raise EmbedderError(f"ONNX-grafen kan inte laddas ({exc}); radera {self.graph_path} så byggs den om, "
+                                    "eller indexera med  --model torch-e5") from exc
             build_graph(E5File(path), self.graph_path, quantize)
             self._session = ort.InferenceSession(str(self.graph_path), opts, providers=["CPUExecutionProvider"])
         if tmp is not None:

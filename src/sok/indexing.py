@@ -151,7 +151,7 @@ def sync(
     pages without a text layer are read by OCR, in files already indexed too."""
     folder = Path(folder).resolve()
     if not folder.is_dir():
-        raise IndexingError(f"Mappen {folder} finns inte.")
+        raise IndexingError(f"Mappen {folder} finns inte; ange en mapp med handlingar:  sok index MAPP")
     if ocr:
         try:
             check_ocr()
@@ -198,7 +198,9 @@ def sync(
                     if embedder is None:
                         embedder = embedder_factory(model)
                         if store.get_meta("model_id") not in (None, embedder.model_id):
-                            raise IndexingError(f"Modellen {model!r} ger nu {embedder.model_id!r}; bygg om indexet.")
+                            raise IndexingError(f"Modellen {model!r} ger nu {embedder.model_id!r}, inte indexets "
+                                                f"{store.get_meta('model_id')!r}: välj ett annat --index, eller radera "
+                                                "indexmappen och kör  sok index  igen.")
                     report.embedded += embed_missing(store, embedder, pending, embed_bar)
                 t1 = time.perf_counter()
                 for f, passages, existed in buffer:
