@@ -58,7 +58,7 @@ def repaired_word(word: str) -> str | None:
     if base >= MAX_ZIPF:
         return None
     candidates = _undo_one(lower)
-    if len(lower) >= 4:
+    if len(lower) >= 4 and base == 0:  # two losses in one word leave a word no list knows
         candidates |= {two for one in candidates for two in _undo_one(one)}
     known = [c for c in sorted(candidates) if _zipf(c) > 0]
     best = max(known, key=_zipf, default=None)
