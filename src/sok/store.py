@@ -14,7 +14,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .linking import DocRef, handled_at
-from .records import ExtractedFile, Passage, locating_text
+from .records import ExtractedFile, Passage
 
 SCHEMA_VERSION = 4  # v2: documents and passage metadata; v3: meetings linked by case, OCR, text quality; v4: cache in its own file
 
@@ -286,17 +286,6 @@ class Store:
                 vecs[rows_of] = np.frombuffer(blob, dtype=np.float32)
                 found[rows_of] = True
         return ids[found], vecs[found] if not found.all() else vecs
-
-    def lexical_documents(self) -> tuple[list[int], list[str]]:
-        """What BM25 indexes per passage: its document title and heading path
-        before its text, so a passage is found by the words of its headings
-        (measured on the dev sets: lexical hit@5 0.80 -> 0.90)."""
-        rows = self.db.execute(
-            "SELECT p.id, p.text, p.heading_path, COALESCE(d.title, f.title), d.organ, p.item_title FROM passages p"
-            " JOIN files f ON f.id = p.file_id LEFT JOIN documents d ON d.id = p.document_id ORDER BY p.id"
-        ).fetchall()
-        docs = [locating_text(r[3], r[4], r[5], json.loads(r[2]), r[1]) for r in rows]
-        return [r[0] for r in rows], docs
 
     def passages(self, ids: list[int]) -> dict[int, sqlite3.Row]:
         """Passage rows with their file's fields, by id."""
