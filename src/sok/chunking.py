@@ -27,6 +27,7 @@ SECTION_WORDS = {
 _WORD = re.compile(r"\S+")
 _TOC_LEADER = re.compile(r"\.{4,}|…{2,}")  # table-of-contents lines are not headings
 _SENTENCE_END = re.compile(r"[.!?:;]$")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?:;])\s+|\n\s*\n")
 
 
 @dataclass
@@ -208,3 +209,30 @@ def chunk_span(pages: list[Page], spans: list[tuple[int, int, int]], cfg: ChunkC
         p.char_start += starts[p.page_start]
         p.char_end += starts[p.page_end]
     return passages
+
+
+def windows(text: str, cfg: ChunkConfig = CHUNK) -> list[str]:
+    """A passage cut into runs of whole sentences of at most `window_words`
+    words (a longer sentence is cut by words), at most `max_windows` of them.
+    Each is embedded on its own, so a question that one sentence answers is
+    matched by that sentence, not by the average of the passage."""
+    out: list[str] = []
+    current: list[str] = []
+    size = 0
+    for sentence in _SENTENCE_BREAK.split(text):
+        words = sentence.split()
+        while len(words) > cfg.window_words:
+            if current:
+                out.append(" ".join(current))
+                current, size = [], 0
+            out.append(" ".join(words[:cfg.window_words]))
+            words = words[cfg.window_words:]
+        if current and size + len(words) > cfg.window_words:
+            out.append(" ".join(current))
+            current, size = [], 0
+        if words:
+            current.append(" ".join(words))
+            size += len(words)
+    if current:
+        out.append(" ".join(current))
+    return out[:cfg.max_windows]

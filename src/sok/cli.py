@@ -15,7 +15,7 @@ from .embedding import EmbedderError, load_embedder
 from .answer import ask
 from .cases import case
 from .filters import Filters
-from .evaluate import evaluate, evaluate_answers, load_questions
+from .evaluate import FOLDINGS, evaluate, evaluate_answers, evaluate_folds, fit_ranker, load_questions
 from .indexing import IndexingError, sync
 from .records import Hit, pages_label
 from .search import MODES, SearchError, Searcher
@@ -72,7 +72,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(
             f"Klart på {secs:.1f} s: {len(report.new)} nya, {len(report.changed)} ändrade, "
             f"{report.unchanged} oförändrade, {len(report.removed)} borttagna, {len(report.failed)} misslyckade filer. "
-            f"Indexet har {report.pages} sidor och {report.passages} passager; {report.embedded} passager bäddades in."
+            f"Indexet har {report.pages} sidor, {report.passages} passager och {report.windows} meningsfönster; "
+            f"{report.embedded} texter bäddades in."
         )
         print("Tid per steg: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items()))
         for rel, reason in report.failed:
@@ -248,6 +249,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     searcher = Searcher(Path(args.index))
     if args.answers:
         return _eval_answers(searcher, args)
+    if args.fit_ranker:
+        ranker = fit_ranker(searcher, load_questions([Path(f) for f in args.files]))
+        ranker.save(Path(args.fit_ranker))
+        print(f"Rankningsmodellen skriven till {args.fit_ranker}")
+        return 0
+    if args.folds:
+        return _eval_folds(searcher, args)
     result = evaluate(searcher, load_questions([Path(f) for f in args.files]), k=args.k, mode=args.mode, cutoff=args.cutoff)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
@@ -263,6 +271,34 @@ def cmd_eval(args: argparse.Namespace) -> int:
     missed = [q for q in result["questions"] if q["rank"] is None or q["rank"] > 5]
     for q in missed:
         print(f"  miss@5 {q['id']}: {q['question']}  (rang {q['rank']})")
+    return 0
+
+
+_COLS = ["n", "hit@1", "hit@5", "hit@10", "recall@5", "mrr@10"]
+
+
+def _eval_folds(searcher: Searcher, args: argparse.Namespace) -> int:
+    """Every leg beside the fused ranking, overall and per kind; the fused
+    figure that counts is the out-of-fold one."""
+    result = evaluate_folds(searcher, load_questions([Path(f) for f in args.files]), by=args.folds, k=args.k,
+                            cutoff=args.cutoff)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return 0
+    runs = {**result["legs"], "fusion (utanför fold)": result["fused_oof"], "fusion (inom urval)": result["fused_in_sample"]}
+    sizes = ", ".join(f"{k} {v}" for k, v in result["fold_sizes"].items())
+    print(f"Korsvalidering per {args.folds} ({sizes})" + (" med relevanströskel" if args.cutoff else ""))
+    print(f"{'läge':<24}" + "".join(f"{c:>9}" for c in _COLS) + f"{'tomma rätt':>12}{'tömda':>7}")
+    for name, r in runs.items():
+        m, e = r["overall"], r["expect_empty"]
+        empty = f"{e['correctly_empty']:.2f}" if e["n"] else "-"
+        print(f"{name:<24}" + "".join(f"{m.get(c, 0):>9.3f}" if c != "n" else f"{m['n']:>9d}" for c in _COLS)
+              + f"{empty:>12}{r['answerable_emptied']:>7d}")
+    kinds = list(result["fused_oof"]["by_kind"])
+    print(f"\nhit@5 per frågetyp\n{'läge':<24}" + "".join(f"{k[:11]:>12}" for k in kinds))
+    print(f"{'(antal)':<24}" + "".join(f"{result['fused_oof']['by_kind'][k]['n']:>12d}" for k in kinds))
+    for name, r in runs.items():
+        print(f"{name:<24}" + "".join(f"{r['by_kind'].get(k, {}).get('hit@5', 0):>12.3f}" for k in kinds))
     return 0
 
 
@@ -346,6 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=MODES, default="hybrid")
     p.add_argument("--cutoff", action="store_true", help="tillämpa relevanströskeln (frågor utan svar ska ge inga träffar)")
     p.add_argument("--answers", action="store_true", help="utvärdera `sok ask`: stöd i citerade passager, och inget svar där inget finns")
+    p.add_argument("--folds", choices=FOLDINGS, help="korsvalidera rankningsmodellen: anpassa på övriga foldar, mät på varje fold")
+    p.add_argument("--fit-ranker", metavar="FIL", help="anpassa rankningsmodellen på alla frågorna och skriv den till FIL (ranker.json)")
     p.set_defaults(func=cmd_eval)
     return parser
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 # Bump when extraction, cleaning or chunking changes what lands in the store:
 # an index built by an older version is then rebuilt on the next `sok index`.
-PIPELINE_VERSION = 8
+PIPELINE_VERSION = 9
 
 SUPPORTED_SUFFIXES = (".pdf", ".md", ".markdown", ".txt")
 
@@ -21,6 +21,10 @@ class ChunkConfig:
     target_words: int = 160
     max_words: int = 230
     min_words: int = 40
+    # Sentence windows embedded beside each passage: a question about one
+    # sentence is diluted in a 160-word passage vector (BENCHMARKS.md, "Search").
+    window_words: int = 50
+    max_windows: int = 64  # window id = passage id * max_windows + ordinal
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,9 @@ from pathlib import Path
 from typing import Iterator
 
 
+import numpy as np
+
+from .config import CHUNK
 from .lexical import LEXICAL_VERSION, TantivyIndex, content_key
 from .records import locating_text
 from .store import Store
@@ -39,6 +42,7 @@ class Derived:
     lexical: TantivyIndex
     vectors: VectorIndex
     generation: int
+    windows: VectorIndex  # sentence windows; ids are passage id * CHUNK.max_windows + ordinal
 
 
 @dataclass
@@ -53,6 +57,10 @@ class LexicalDiff:
 
 def _vectors_path(index_dir: Path, generation: int) -> Path:
     return index_dir / f"vectors-{generation}.faiss"
+
+
+def _windows_path(index_dir: Path, generation: int) -> Path:
+    return index_dir / f"windows-{generation}.faiss"
 
 
 def _key(row: tuple) -> int:
@@ -125,17 +133,19 @@ def sync_lexical(store: Store) -> tuple[TantivyIndex, LexicalDiff]:
     return index, change
 
 
-def _vectors(store: Store) -> VectorIndex:
+def _vectors(store: Store, windows: bool = False) -> VectorIndex:
     model, dim = store.get_meta("model_id"), int(store.get_meta("dim") or 0)
-    vec_ids, vecs = store.passage_vectors(model, dim) if model else ([], [])
-    return VectorIndex.build(dim or 1, vec_ids, vecs)
+    if not model:
+        return VectorIndex.build(dim or 1, np.zeros(0, np.int64), np.zeros((0, dim or 1), np.float32))
+    ids, vecs = store.window_vectors(model, dim, CHUNK.max_windows) if windows else store.passage_vectors(model, dim)
+    return VectorIndex.build(dim, ids, vecs)
 
 
 def build(store: Store) -> Derived:
     """The writer's step: sync the lexical index on disk, rebuild FAISS in memory.
     `write` then saves FAISS and stamps both with the generation."""
     lexical, _ = sync_lexical(store)
-    return Derived(lexical, _vectors(store), store.generation)
+    return Derived(lexical, _vectors(store), store.generation, _vectors(store, windows=True))
 
 
 def _stamp(index_dir: Path) -> int | None:
@@ -149,20 +159,24 @@ def _stamp(index_dir: Path) -> int | None:
 def is_current(store: Store) -> bool:
     """Both files stamped with the store's generation (and the lexical folder
     still there, so a deleted folder is rebuilt by the next run)."""
-    return (_vectors_path(store.dir, store.generation).exists() and _stamp(store.dir) == store.generation
+    return (_vectors_path(store.dir, store.generation).exists() and _windows_path(store.dir, store.generation).exists()
+            and _stamp(store.dir) == store.generation
             and (store.dir / LEXICAL_DIR / "meta.json").exists())
 
 
 def write(store: Store, derived: Derived) -> None:
     """Save FAISS under a temporary name and rename it into place, stamp the
     (already committed) lexical index, then drop older generations' files."""
-    vec_path = _vectors_path(store.dir, derived.generation)
-    tmp_vec = vec_path.with_suffix(".faiss.tmp")
-    derived.vectors.save(tmp_vec)
-    os.replace(tmp_vec, vec_path)
+    keep = []
+    for index, path in ((derived.vectors, _vectors_path(store.dir, derived.generation)),
+                        (derived.windows, _windows_path(store.dir, derived.generation))):
+        tmp = path.with_suffix(".faiss.tmp")
+        index.save(tmp)
+        os.replace(tmp, path)
+        keep.append(path)
     _write_json(store.dir / STAMP, {"generation": derived.generation, "lexical_version": LEXICAL_VERSION})
-    for old in store.dir.glob("vectors-*.faiss"):
-        if old != vec_path:
+    for old in [*store.dir.glob("vectors-*.faiss"), *store.dir.glob("windows-*.faiss")]:
+        if old not in keep:
             old.unlink(missing_ok=True)
     for old in store.dir.glob("lexical-*"):  # the bm25s folders of earlier versions
         shutil.rmtree(old, ignore_errors=True)
@@ -190,9 +204,10 @@ def load(store: Store) -> Derived:
     """The current files, or an in-memory rebuild when they are missing or stale."""
     generation = store.generation
     if not is_current(store):
-        return Derived(_lexical_for_reader(store), _vectors(store), generation)
+        return Derived(_lexical_for_reader(store), _vectors(store), generation, _vectors(store, windows=True))
     try:
         lexical = TantivyIndex.open(store.dir / LEXICAL_DIR)
     except Exception:  # unreadable on disk (tantivy raises ValueError or others): serve from the store
         lexical = _lexical_for_reader(store)
-    return Derived(lexical, VectorIndex.load(_vectors_path(store.dir, generation)), generation)
+    return Derived(lexical, VectorIndex.load(_vectors_path(store.dir, generation)), generation,
+                   VectorIndex.load(_windows_path(store.dir, generation)))

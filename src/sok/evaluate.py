@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from .fusion import FEATURES, LinearRanker, features
 from .search import Searcher
 
 
@@ -24,6 +27,8 @@ class Question:
     answers: list[str]
     kind: str
     expect_empty: bool
+    file: str = ""  # the question file's name, without .jsonl
+    municipality: str | None = None  # first folder of its first source file
 
 
 def load_questions(paths: list[Path]) -> list[Question]:
@@ -32,8 +37,28 @@ def load_questions(paths: list[Path]) -> list[Question]:
         for line in Path(path).read_text(encoding="utf-8").splitlines():
             if line.strip():
                 d = json.loads(line)
-                out.append(Question(d["id"], d["question"], d.get("answers", []), d.get("kind", ""), bool(d.get("expect_empty"))))
+                source = (d.get("source") or [""])[0]
+                out.append(Question(d["id"], d["question"], d.get("answers", []), d.get("kind", ""),
+                                    bool(d.get("expect_empty")), Path(path).stem,
+                                    source.split("/")[0] if "/" in source else None))
     return out
+
+
+FOLDINGS = ("municipality", "file")
+
+
+def folds_of(questions: list[Question], by: str = "municipality") -> list[str]:
+    """The fold of each question. By municipality, so no fold is tuned on
+    questions about its own documents; a question without a source (one the
+    material cannot answer) goes with the municipality most of its file's
+    questions are about."""
+    if by == "file":
+        return [q.file for q in questions]
+    majority: dict[str, Counter] = defaultdict(Counter)
+    for q in questions:
+        if q.municipality:
+            majority[q.file][q.municipality] += 1
+    return [q.municipality or (majority[q.file].most_common(1)[0][0] if majority[q.file] else q.file) for q in questions]
 
 
 def judge(texts: list[str], answers: list[str]) -> tuple[int | None, list[int | None]]:
@@ -91,6 +116,11 @@ def _metrics(rows: list[dict], k: int) -> dict:
 def evaluate(searcher: Searcher, questions: list[Question], k: int = 10, mode: str = "hybrid", cutoff: bool = False) -> dict:
     """Ranking metrics; with `cutoff`, hits below the relevance threshold are
     dropped first, so expect_empty questions can be answered with nothing."""
+    rows, empty = _judge_all(searcher, questions, k, mode, cutoff)
+    return summarize(rows, empty, k, mode, cutoff)
+
+
+def _judge_all(searcher: Searcher, questions: list[Question], k: int, mode: str, cutoff: bool) -> tuple[list[dict], list[dict]]:
     rows, empty = [], []
     for q in questions:
         hits = searcher.search(q.question, k=max(k, 10), mode=mode, cutoff=cutoff)
@@ -100,7 +130,12 @@ def evaluate(searcher: Searcher, questions: list[Question], k: int = 10, mode: s
             continue
         rank, answer_ranks = judge([h.text for h in hits], q.answers)
         rows.append({"id": q.id, "kind": q.kind, "question": q.question, "rank": rank, "answer_ranks": answer_ranks,
+                     "emptied": not hits,
                      "best_evidence": best, "top": [f"{h.file} {h.pages_label}" for h in hits[:3]]})
+    return rows, empty
+
+
+def summarize(rows: list[dict], empty: list[dict], k: int, mode: str, cutoff: bool) -> dict:
     by_kind = defaultdict(list)
     for r in rows:
         by_kind[r["kind"]].append(r)
@@ -113,6 +148,68 @@ def evaluate(searcher: Searcher, questions: list[Question], k: int = 10, mode: s
             "n": len(empty),
             "correctly_empty": (sum(e["answered_empty"] for e in empty) / len(empty)) if empty else None,
         },
+        "answerable_emptied": sum(1 for r in rows if r.get("emptied")),
         "questions": rows,
         "empty_questions": empty,
+    }
+
+
+LEGS = ("lexical", "dense", "windows", "rrf")
+
+
+def training_data(searcher: Searcher, questions: list[Question]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(features, relevant) of the hybrid candidates of each question, the
+    ranker's training material (empty arrays for expect_empty questions)."""
+    out = []
+    for q in questions:
+        legs = searcher.rank(q.question).legs
+        if q.expect_empty or legs is None or not len(legs.ids):
+            out.append((np.zeros((0, len(FEATURES))), np.zeros(0, dtype=bool)))
+            continue
+        rows = searcher.store.passages(legs.ids.tolist())
+        answers = [normalize(a) for a in q.answers]
+        relevant = np.array([pid in rows and any(a in normalize(rows[pid]["text"]) for a in answers)
+                             for pid in legs.ids.tolist()])
+        out.append((features(legs), relevant))
+    return out
+
+
+def fit_ranker(searcher: Searcher, questions: list[Question], l2: float = 0.1,
+               data: list[tuple[np.ndarray, np.ndarray]] | None = None) -> LinearRanker:
+    """The ranker and its cut-off, fitted on these questions."""
+    data = training_data(searcher, questions) if data is None else data
+    xs, ys = [x for x, _ in data], [y for _, y in data]
+    return LinearRanker.fit(xs, ys, l2).calibrate(xs, ys)
+
+
+def evaluate_folds(searcher: Searcher, questions: list[Question], by: str = "municipality", k: int = 10,
+                   cutoff: bool = False, l2: float = 0.1) -> dict:
+    """Out-of-fold: for each fold, the ranker is fitted on the other folds'
+    questions and the fold is scored with it, through the same search path
+    users get. Beside it: each single leg, plain RRF (the earlier default),
+    and the ranker fitted on all questions (in-sample, for comparison only)."""
+    folds = folds_of(questions, by)
+    data = training_data(searcher, questions)
+    shipped = searcher.ranker
+    rows: list[dict] = []
+    empty: list[dict] = []
+    per_fold = {}
+    try:
+        for fold in sorted(set(folds)):
+            train = [i for i, f in enumerate(folds) if f != fold]
+            held = [q for q, f in zip(questions, folds) if f == fold]
+            searcher.ranker = fit_ranker(searcher, [], l2, [data[i] for i in train])
+            r, e = _judge_all(searcher, held, k, "hybrid", cutoff)
+            rows += r
+            empty += e
+            per_fold[fold] = len(held)
+        searcher.ranker = fit_ranker(searcher, [], l2, data)
+        in_sample = evaluate(searcher, questions, k, "hybrid", cutoff)
+    finally:
+        searcher.ranker = shipped
+    return {
+        "folds": by, "fold_sizes": per_fold,
+        "legs": {mode: evaluate(searcher, questions, k, mode, cutoff) for mode in LEGS},
+        "fused_oof": summarize(rows, empty, k, "hybrid", cutoff),
+        "fused_in_sample": in_sample,
     }

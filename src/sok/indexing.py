@@ -31,7 +31,7 @@ from .records import ExtractedFile, Passage
 from .ocr import OcrUnavailable
 from .ocr import check_available as check_ocr
 from .store import Store
-from .structure import embedding_input, structure
+from .structure import embedding_input, structure, window_inputs
 
 
 class IndexingError(Exception):
@@ -51,7 +51,8 @@ class SyncReport:
     warnings: list[tuple[str, str]] = field(default_factory=list)  # file read, but not wholly
     pages: int = 0
     passages: int = 0
-    embedded: int = 0
+    windows: int = 0  # sentence windows, embedded beside the passages
+    embedded: int = 0  # texts embedded this run (passages and windows the cache lacked)
     linked: int = 0  # documents whose meeting was found through a case number
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -62,7 +63,7 @@ class SyncReport:
             "empty_pages": [list(e) for e in self.empty_pages], "ocr_pages": [list(e) for e in self.ocr_pages],
             "repaired_pages": [list(e) for e in self.repaired_pages], "warnings": [list(w) for w in self.warnings],
             "pages": self.pages,
-            "passages": self.passages, "embedded": self.embedded, "linked": self.linked, "seconds": self.seconds,
+            "passages": self.passages, "windows": self.windows, "embedded": self.embedded, "linked": self.linked, "seconds": self.seconds,
         }
 
 
@@ -189,7 +190,7 @@ def sync(
             embedder: Embedder | None = None
             seconds = {"scan": time.perf_counter() - t_scan, "extract_chunk": 0.0, "embed": 0.0, "store": 0.0}
             files_bar = tqdm(todo, desc="Läser filer", unit="fil", disable=not progress or not todo)
-            embed_bar = tqdm(desc="Bäddar in", unit="passager", disable=not progress or not todo, position=1)
+            embed_bar = tqdm(desc="Bäddar in", unit="texter", disable=not progress or not todo, position=1)
 
             def flush() -> None:
                 nonlocal embedder
@@ -206,7 +207,8 @@ def sync(
                 for f, passages, existed in buffer:
                     if existed:  # the new version replaces the old only once it has been read
                         store.delete_files([known[f.path]["id"]])
-                    store.add_file(folder, f, passages, [text_hash(embedding_input(f, p)) for p in passages])
+                    store.add_file(folder, f, passages, [text_hash(embedding_input(f, p)) for p in passages],
+                                   [[text_hash(w) for w in window_inputs(f, p)] for p in passages])
                     (report.changed if existed else report.new).append(f.relpath)
                 seconds["embed"] += t1 - t0
                 seconds["store"] += time.perf_counter() - t1
@@ -230,7 +232,8 @@ def sync(
                         finally:
                             seconds["extract_chunk"] += time.perf_counter() - t0
                         buffer.append((f, passages, existed))
-                        pending.update((text_hash(t), t) for t in (embedding_input(f, p) for p in passages))
+                        pending.update((text_hash(t), t) for p in passages
+                                       for t in (embedding_input(f, p), *window_inputs(f, p)))
                         report.empty_pages.extend((f.relpath, n) for n in f.empty_pages)
                         report.ocr_pages.extend((f.relpath, p.number) for p in f.pages if p.ocr)
                         report.repaired_pages.extend((f.relpath, p.number, p.repaired) for p in f.pages if p.repaired)
@@ -262,7 +265,7 @@ def sync(
             report.seconds["index"] = round(time.perf_counter() - t0, 2)
 
             counts = store.counts()
-            report.pages, report.passages = counts["pages"], counts["passages"]
+            report.pages, report.passages, report.windows = counts["pages"], counts["passages"], counts["windows"]
             finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
             store.record_run(started, finished, {"folder": str(folder), **report.as_dict()})
             store.db.commit()

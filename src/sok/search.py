@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import derived
-from .config import RELEVANCE, SEARCH, SearchConfig
+from . import derived, fusion
+from .config import CHUNK, RELEVANCE, SEARCH, SearchConfig
 from .embedding import Embedder, load_query_embedder
 from .lexical import tokenize
 from .filters import Filters
@@ -24,7 +24,7 @@ from .records import Hit, locating_text
 from .relevance import QueryTerms, background, evidence
 from .store import Store, StoreError
 
-MODES = ("hybrid", "lexical", "dense")
+MODES = ("hybrid", "lexical", "dense", "windows", "rrf")  # all but hybrid: single legs and the old fusion, for comparison
 _LEGS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sok-dense")  # the dense leg, beside the lexical one
 _WORD = re.compile(r"\w+(?:[/\-.:]\w+)*")
 
@@ -35,6 +35,7 @@ class Ranking:
     dense: dict[int, float]  # cosine of the dense leg's candidates
     background: float  # the query's typical cosine to unrelated passages
     terms: QueryTerms
+    legs: fusion.Legs | None = None  # hybrid mode: every leg's view of the candidates
 
 
 @dataclass
@@ -48,9 +49,11 @@ def shingles(text: str) -> set[int]:
     return {hash(" ".join(words[i:i + 3])) for i in range(max(1, len(words) - 2))}
 
 
-def near_duplicate(a: set[int], b: set[int], containment: float = 0.7) -> bool:
+def near_duplicate(a: set[int], b: set[int], containment: float = 0.8) -> bool:
     """The same text again (a kallelse's PM repeated in the protokoll), also
-    when one passage is cut shorter than the other."""
+    when one passage is cut shorter than the other. At 0.7, neighbouring
+    passages of one handling that share boilerplate were merged too (dev
+    sets: two answers hidden behind a twin without them)."""
     return bool(a and b) and len(a & b) / min(len(a), len(b)) >= containment
 
 
@@ -142,6 +145,7 @@ class Searcher:
             )
         self._embedder = embedder
         self.derived = derived.load(self.store)
+        self.ranker = fusion.load_ranker()
 
     @property
     def embedder(self) -> Embedder:
@@ -190,31 +194,47 @@ class Searcher:
         return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
     def rank(self, query: str, mode: str = "hybrid", depth: int | None = None, filters: Filters | None = None) -> Ranking:
-        """Candidates best first, filters applied inside both legs, with each
-        leg's evidence kept for the cut-off."""
+        """Candidates best first, filters applied inside every leg, with each
+        leg's evidence kept for the cut-off and the learned fusion."""
         if mode not in MODES:
             raise SearchError(f"okänt sökläge {mode!r}; välj bland {', '.join(MODES)}")
         depth = depth or self.config.candidates
         allowed = self.allowed_ids(filters)
-        vectors = self.derived.vectors
+        vectors, windows = self.derived.vectors, self.derived.windows
         qvec = self.embedder.embed_query(query) if len(vectors) else None
+        width = CHUNK.max_windows
 
-        def dense_leg() -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+        def dense_legs() -> tuple[list[tuple[int, float]], list[tuple[int, float]], list[tuple[int, float]]]:
             if qvec is None:
-                return [], []
+                return [], [], []
             unfiltered = vectors.search(qvec, depth)
-            return unfiltered, unfiltered if allowed is None else vectors.search(qvec, depth, allowed=allowed)
+            dense = unfiltered if allowed is None else vectors.search(qvec, depth, allowed=allowed)
+            if mode not in ("hybrid", "windows") or not len(windows):
+                return unfiltered, dense, []
+            allowed_windows = None
+            if allowed is not None:
+                ids = windows.ids()
+                allowed_windows = ids[np.isin(ids // width, allowed)]
+            best: dict[int, float] = {}  # passage id -> its best window, best first
+            for wid, score in windows.search(qvec, depth * 4, allowed=allowed_windows):
+                best.setdefault(wid // width, score)
+            return unfiltered, dense, list(best.items())[:depth]
 
         # The legs run side by side: tantivy and FAISS both release the GIL, so on
         # two cores a hybrid query costs about its slower leg, not the sum.
-        pending = _LEGS.submit(dense_leg)
+        pending = _LEGS.submit(dense_legs)
         lexical = self.derived.lexical.search(query, depth, allowed=allowed)
-        unfiltered, dense = pending.result()
+        unfiltered, dense, window = pending.result()
+        terms = QueryTerms.of(query, self.derived.lexical)
+        bg = background([score for _, score in unfiltered])
+        legs = None
         if mode == "lexical":
             ordered = lexical
         elif mode == "dense":
             ordered = dense
-        else:
+        elif mode == "windows":
+            ordered = window
+        elif mode == "rrf":
             rankings = [[pid for pid, _ in lexical], [pid for pid, _ in dense]]
             ids = identifiers(query)
             if ids:
@@ -222,11 +242,48 @@ class Searcher:
                 rankings.append([pid for pid, _ in lexical
                                  if pid in rows and all(i in tokenize(rows[pid]["text"]) for i in ids)])
             ordered = sorted(rrf(rankings, self.config.rrf_k).items(), key=lambda kv: -kv[1])
-        return Ranking(
-            ordered=ordered,
-            dense=dict(dense),
-            background=background([score for _, score in unfiltered]),
-            terms=QueryTerms.of(query, self.derived.lexical),
+        else:
+            legs = self._legs(query, qvec, lexical, dense, window, bg, terms)
+            scores = self.ranker.score(fusion.features(legs))
+            order = np.argsort(-scores, kind="stable")
+            ordered = [(int(legs.ids[i]), float(scores[i])) for i in order]
+        return Ranking(ordered=ordered, dense=dict(dense), background=bg, terms=terms, legs=legs)
+
+    def _legs(self, query: str, qvec: np.ndarray | None, lexical: list[tuple[int, float]],
+              dense: list[tuple[int, float]], window: list[tuple[int, float]], bg: float, terms: QueryTerms) -> fusion.Legs:
+        """Every leg's view of the union of their candidates: exact cosines and
+        BM25 also for candidates a leg did not return in its top list."""
+        ids = np.fromiter(dict.fromkeys(pid for leg in (lexical, dense, window) for pid, _ in leg), dtype=np.int64)
+        n = len(ids)
+        if qvec is not None and n:
+            cosine = self.derived.vectors.group_max(qvec, ids, 1)
+            window_cosine = self.derived.windows.group_max(qvec, ids, CHUNK.max_windows)
+        else:
+            cosine = window_cosine = np.full(n, np.nan, dtype=np.float32)
+        bm25 = dict(self.derived.lexical.search(query, n, allowed=ids)) if n else {}
+        rows = self.store.passages(ids.tolist())
+        ident = identifiers(query)
+
+        def ranks(leg: list[tuple[int, float]]) -> np.ndarray:
+            pos = {pid: i for i, (pid, _) in enumerate(leg)}
+            return np.array([pos.get(int(pid), fusion.DEPTH) for pid in ids], dtype=np.float64)
+
+        coverage, exact = np.zeros(n), np.zeros(n, dtype=bool)
+        for i, pid in enumerate(ids.tolist()):
+            row = rows.get(pid)
+            if row is None:
+                continue
+            coverage[i] = terms.coverage(locating_text(row["title"], row["organ"], row["item_title"],
+                                                        json.loads(row["heading_path"]), row["text"]))
+            if ident:
+                tokens = set(tokenize(row["text"]))
+                exact[i] = all(t in tokens for t in ident)
+        return fusion.Legs(
+            ids=ids, cosine=cosine.astype(np.float64), window_cosine=window_cosine.astype(np.float64),
+            bm25=np.array([bm25.get(int(pid), 0.0) for pid in ids]), dense_rank=ranks(dense),
+            window_rank=ranks(window), lexical_rank=ranks(lexical), coverage=coverage, identifier=exact,
+            background=bg, window_background=background([score for _, score in window]) if window else bg,
+            english=terms.english,
         )
 
     def query(self, query: str, k: int = 10, mode: str = "hybrid", cutoff: bool = False,
@@ -240,14 +297,22 @@ class Searcher:
         rows = self.store.passages([pid for pid, _ in ranking.ordered])
         # a passage removed by an index run since this searcher loaded its indexes is gone, not an error
         ordered = [(pid, score) for pid, score in ranking.ordered if pid in rows]
-        evidences = {pid: self._evidence(rows[pid], ranking) for pid, _ in ordered} if cutoff else {}
-        passing = [(pid, score) for pid, score in ordered if not cutoff or evidences[pid] >= RELEVANCE.threshold]
+        # The cut-off: the learned ranker's score where it ranked (hybrid), the
+        # evidence rule of relevance.py for a single leg.
+        learned = ranking.legs is not None
+        evidences = {pid: self._evidence(rows[pid], ranking) for pid, _ in ordered} if cutoff and not learned else {}
+        if cutoff and learned and (not ordered or ordered[0][1] < self.ranker.threshold):
+            ordered = []  # nothing in the material answers this
+        passing = [(pid, score) for pid, score in ordered if not cutoff
+                   or (score >= self.ranker.passage_threshold if learned else evidences[pid] >= RELEVANCE.threshold)]
         kept: list[tuple[int, float, set[int], list[dict]]] = []
         for pid, score in passing:
             if len(kept) == k:
                 break
             grams = shingles(rows[pid]["text"])
-            twin = next((entry for entry in kept if near_duplicate(entry[2], grams)), None)
+            # a twin is the same text in another file: within one file, similar passages are separate content
+            twin = next((entry for entry in kept if rows[entry[0]]["file_id"] != rows[pid]["file_id"]
+                         and near_duplicate(entry[2], grams)), None)
             if twin is not None:
                 twin[3].append(_occurrence(rows[pid]))
                 continue

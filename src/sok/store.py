@@ -16,7 +16,7 @@ import numpy as np
 from .linking import DocRef, handled_at
 from .records import ExtractedFile, Passage
 
-SCHEMA_VERSION = 4  # v2: documents and passage metadata; v3: meetings linked by case, OCR, text quality; v4: cache in its own file
+SCHEMA_VERSION = 5  # v2: documents and passage metadata; v3: meetings linked by case, OCR, text quality; v4: cache in its own file; v5: sentence windows
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -84,6 +84,12 @@ CREATE TABLE IF NOT EXISTS passages (
 );
 CREATE INDEX IF NOT EXISTS passages_file ON passages(file_id);
 CREATE INDEX IF NOT EXISTS passages_document ON passages(document_id);
+CREATE TABLE IF NOT EXISTS windows (
+    passage_id INTEGER NOT NULL REFERENCES passages(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    text_hash TEXT NOT NULL,  -- of the embedder's input (structure.window_inputs), the cache key
+    PRIMARY KEY (passage_id, ordinal)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     started TEXT NOT NULL,
@@ -134,7 +140,7 @@ class Store:
                 self.db.close()
                 raise StoreError(f"Indexet i {self.dir} har ett äldre format. Kör  sok index  för att uppdatera det.")
             self.db.executescript(
-                "DROP TABLE IF EXISTS passages; DROP TABLE IF EXISTS documents; DROP TABLE IF EXISTS pages;"
+                "DROP TABLE IF EXISTS windows; DROP TABLE IF EXISTS passages; DROP TABLE IF EXISTS documents; DROP TABLE IF EXISTS pages;"
                 "DROP TABLE IF EXISTS files; DELETE FROM meta WHERE key = 'pipeline_version';"
             )
         self.db.executescript(_SCHEMA)
@@ -192,8 +198,10 @@ class Store:
         rows = self.db.execute("SELECT id, path, sha256 FROM files WHERE root=?", (str(root),))
         return {r["path"]: r for r in rows}
 
-    def add_file(self, root: Path, f: ExtractedFile, passages: list[Passage], hashes: list[str]) -> None:
-        """Insert one extracted file with its logical documents; call inside `transaction()`."""
+    def add_file(self, root: Path, f: ExtractedFile, passages: list[Passage], hashes: list[str],
+                 window_hashes: list[list[str]] | None = None) -> None:
+        """Insert one extracted file with its logical documents, and each
+        passage's window hashes; call inside `transaction()`."""
         cur = self.db.execute(
             "INSERT INTO files(path, root, relpath, sha256, size, kind, title, date, n_pages)"
             " VALUES (?,?,?,?,?,?,?,?,?)",
@@ -214,17 +222,18 @@ class Store:
                  d.meeting_date or d.document_date, _json(d.case_numbers), _json(d.presenters), d.page_start, d.page_end),
             )
             doc_ids.append(cur.lastrowid)
-        self.db.executemany(
-            "INSERT INTO passages(file_id, document_id, ordinal, text, text_hash, page_start, page_end, char_start,"
-            " char_end, heading_path, item, item_title, part, is_decision, dates, case_numbers)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [
+        for i, (p, h) in enumerate(zip(passages, hashes)):
+            cur = self.db.execute(
+                "INSERT INTO passages(file_id, document_id, ordinal, text, text_hash, page_start, page_end, char_start,"
+                " char_end, heading_path, item, item_title, part, is_decision, dates, case_numbers)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (file_id, doc_ids[p.document] if doc_ids else None, p.ordinal, p.text, h, p.page_start, p.page_end,
                  p.char_start, p.char_end, _json(p.heading_path), p.item, p.item_title, p.part, int(p.is_decision),
-                 _json(p.dates), _json(p.case_numbers))
-                for p, h in zip(passages, hashes)
-            ],
-        )
+                 _json(p.dates), _json(p.case_numbers)),
+            )
+            if window_hashes:
+                self.db.executemany("INSERT INTO windows(passage_id, ordinal, text_hash) VALUES (?,?,?)",
+                                    [(cur.lastrowid, j, wh) for j, wh in enumerate(window_hashes[i])])
 
     def delete_files(self, file_ids: Iterable[int]) -> None:
         self.db.executemany("DELETE FROM files WHERE id=?", [(i,) for i in file_ids])
@@ -268,9 +277,19 @@ class Store:
         self.cache.commit()
 
     def passage_vectors(self, model: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
-        """(passage ids, vectors) of every passage with a cached vector, in id order,
-        filled into one preallocated array (no second copy at a million passages)."""
-        rows = self.db.execute("SELECT id, text_hash FROM passages ORDER BY id").fetchall()
+        """(passage ids, vectors) of every passage with a cached vector, in id order."""
+        return self._vectors(model, dim, "SELECT id, text_hash FROM passages ORDER BY id")
+
+    def window_vectors(self, model: str, dim: int, per_passage: int) -> tuple[np.ndarray, np.ndarray]:
+        """(window ids, vectors) of every window with a cached vector; a window's
+        id is its passage id * per_passage + its ordinal."""
+        return self._vectors(model, dim, "SELECT passage_id * ? + ordinal, text_hash FROM windows"
+                             " ORDER BY passage_id, ordinal", (per_passage,))
+
+    def _vectors(self, model: str, dim: int, sql: str, args: tuple = ()) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, cached vectors) of the (id, text_hash) rows `sql` selects, filled
+        into one preallocated array (no second copy at a million passages)."""
+        rows = self.db.execute(sql, args).fetchall()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         vecs = np.zeros((len(rows), dim), dtype=np.float32)
         found = np.zeros(len(rows), dtype=bool)
@@ -328,6 +347,7 @@ class Store:
             "repaired_pages": one("SELECT count(*) FROM pages WHERE quality != '{}'"),
             "documents": one("SELECT count(*) FROM documents"),
             "passages": one("SELECT count(*) FROM passages"),
+            "windows": one("SELECT count(*) FROM windows"),
         }
 
     def empty_pages(self) -> list[tuple[str, int, bool]]:

@@ -248,6 +248,22 @@ class VectorIndex:
             cand = cand[0][cand[0] >= 0]
             return self._exact_over_rows(q, k, self._rows(cand))
 
+    def group_max(self, query: np.ndarray, groups: np.ndarray, width: int) -> np.ndarray:
+        """For each group g, the best inner product of the query with the held
+        ids in [g * width, (g + 1) * width) (NaN where none is held): the best
+        window of each candidate passage."""
+        groups = np.asarray(groups, dtype=np.int64)
+        lo = np.searchsorted(self._sorted, groups * width)
+        hi = np.searchsorted(self._sorted, (groups + 1) * width)
+        out = np.full(len(groups), np.nan, dtype=np.float32)
+        if not len(groups) or not (hi > lo).any():
+            return out
+        rows = np.concatenate([self._order[a:b] for a, b in zip(lo, hi)])
+        scores = self._xb[rows] @ np.asarray(query, dtype=np.float32).reshape(-1)
+        owner = np.repeat(np.arange(len(groups)), hi - lo)
+        np.fmax.at(out, owner, scores)
+        return out
+
     def _exact_over_rows(self, q: np.ndarray, k: int, rows: np.ndarray) -> list[tuple[int, float]]:
         """Exact top-k among the given rows of the float32 store, read in
         place (no gathered copy: at 1M passages a copy of half the rows would
