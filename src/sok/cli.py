@@ -230,7 +230,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     last = info["last_run"]
     print(f"Index: {info['index']} ({info['size_bytes'] / 1e6:.1f} MB)")
     print(f"Filer: {info['files']}  Sidor: {info['pages']}  Sidor utan textlager: {info['empty_pages']}"
-          f" (lästa med OCR: {info['ocr_pages']})  Lagat textlager: {info['repaired_pages']} sidor  Passager: {info['passages']}")
+          f" (lästa med OCR: {info['ocr_pages']})  Lagat textlager: {info['repaired_pages']} sidor  Passager: {info['passages']}"
+          f"  Meningsfönster: {info['windows']}")
     print(f"Logiska dokument: {info['documents']}  Typer: " + ", ".join(f"{k} {v}" for k, v in info["document_types"].items()))
     print("Organ: " + ", ".join(f"{k} {v}" for k, v in info["organs"].items()))
     print(f"Modell: {info['model']} (inbäddat med {info['route']})  Indexversion: {info['pipeline_version']}")

@@ -52,20 +52,30 @@ class QueryTerms:
         return cls({t: lexical.idf(t) for t in terms}, is_english(query))
 
     def coverage(self, text: str) -> float:
+        return self.coverage_of(token_string(text))
+
+    def coverage_of(self, tokens: str) -> float:
+        """Coverage of a text given as its `token_string` (which a caller can cache)."""
         total = sum(self.weights.values())
         if not total:
             return 0.0
-        tokens = set(tokenize(text))
         return sum(w for t, w in self.weights.items() if _present(t, tokens)) / total
 
 
-def _present(term: str, tokens: set[str]) -> bool:
+def token_string(text: str) -> str:
+    """The text's distinct terms, each between two NUL characters, so that
+    word, prefix and suffix tests are substring searches (C speed, not a
+    Python loop over every token of every candidate)."""
+    return "\0" + "\0".join(set(tokenize(text))) + "\0"
+
+
+def _present(term: str, tokens: str) -> bool:
     """The term as a word, or (for terms of 5+ letters) as either end of a
     compound: "snöröjning" in "vintersnöröjning", "konserthall" in
     "konserthallsbygge"; a short stem like "plan" must stand alone."""
-    if term in tokens:
-        return True
-    return len(term) >= 5 and any(tok.startswith(term) or tok.endswith(term) for tok in tokens)
+    if len(term) < 5:
+        return f"\0{term}\0" in tokens
+    return f"\0{term}" in tokens or f"{term}\0" in tokens
 
 
 def background(dense_scores: list[float]) -> float:

@@ -21,7 +21,7 @@ from .lexical import tokenize
 from .filters import Filters
 from .meeting import normalize_case_number
 from .records import Hit, locating_text
-from .relevance import QueryTerms, background, evidence
+from .relevance import QueryTerms, background, evidence, token_string
 from .store import Store, StoreError
 
 MODES = ("hybrid", "lexical", "dense", "windows", "rrf")  # all but hybrid: single legs and the old fusion, for comparison
@@ -146,6 +146,7 @@ class Searcher:
         self._embedder = embedder
         self.derived = derived.load(self.store)
         self.ranker = fusion.load_ranker()
+        self._tokens: dict[int, str] = {}  # passage id -> relevance.token_string of its locating text
 
     @property
     def embedder(self) -> Embedder:
@@ -162,6 +163,7 @@ class Searcher:
         """Pick up a newer generation written by `sok index` since loading."""
         if self.store.generation != self.derived.generation:
             self.derived = derived.load(self.store)
+            self._tokens.clear()
 
     def allowed_ids(self, filters: Filters | None) -> np.ndarray | None:
         """Passage ids that pass the filters (None when no filter is set)."""
@@ -269,12 +271,17 @@ class Searcher:
             return np.array([pos.get(int(pid), fusion.DEPTH) for pid in ids], dtype=np.float64)
 
         coverage, exact = np.zeros(n), np.zeros(n, dtype=bool)
+        if len(self._tokens) > 200_000:  # bounded: a long-running app meets every passage eventually
+            self._tokens.clear()
         for i, pid in enumerate(ids.tolist()):
             row = rows.get(pid)
             if row is None:
                 continue
-            coverage[i] = terms.coverage(locating_text(row["title"], row["organ"], row["item_title"],
-                                                        json.loads(row["heading_path"]), row["text"]))
+            tokens = self._tokens.get(pid)
+            if tokens is None:
+                tokens = self._tokens[pid] = token_string(locating_text(
+                    row["title"], row["organ"], row["item_title"], json.loads(row["heading_path"]), row["text"]))
+            coverage[i] = terms.coverage_of(tokens)
             if ident:
                 tokens = set(tokenize(row["text"]))
                 exact[i] = all(t in tokens for t in ident)
