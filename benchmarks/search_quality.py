@@ -94,7 +94,7 @@ def markdown(r: dict) -> str:
               "| ranking | hit@5 | MRR@10 | unanswerable left empty | answerable left empty |", "|---|---:|---:|---:|---:|"]
     for name, m in _rows(cut).items():
         e = m["expect_empty"]
-        empty = f"{e['correctly_empty']:.2f} of {e['n']}" if e["n"] else "-"
+        empty = f"{round(e['correctly_empty'] * e['n'])} of {e['n']}" if e["n"] else "-"
         lines.append(f"| {name} | {m['overall']['hit@5']:.3f} | {m['overall']['mrr@10']:.3f} | {empty} | "
                      f"{m['answerable_emptied']} of {m['overall']['n']} |")
     return "\n".join(lines) + "\n"
