@@ -12,7 +12,10 @@ gets an evidence score from two signals that fail in different ways:
 
 evidence = coverage + margin_weight * margin. For English queries over
 Swedish text coverage says nothing, so the margin carries the score alone.
-The constants are calibrated with `sok eval --cutoff` on the dev sets plus
+Both signals are also features of the learned fusion (fusion.py), whose
+calibrated score is the cut-off of hybrid search; this evidence rule stays
+the cut-off of a single leg (`--mode lexical|dense|windows`). Its constants
+were calibrated with `sok eval --cutoff` on the first dev sets plus
 eval/calibration.jsonl (see the README)."""
 
 from __future__ import annotations
