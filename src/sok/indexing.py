@@ -198,6 +198,8 @@ def sync(
                 if pending:
                     if embedder is None:
                         embedder = embedder_factory(model)
+                        if progress:  # which route runs decides the speed: say it before the first batch
+                            files_bar.write(f"Bäddar in med {getattr(embedder, 'route', model)}")
                         if store.get_meta("model_id") not in (None, embedder.model_id):
                             raise IndexingError(f"Modellen {model!r} ger nu {embedder.model_id!r}, inte indexets "
                                                 f"{store.get_meta('model_id')!r}: välj ett annat --index, eller radera "
