@@ -119,6 +119,9 @@ def embed_missing(store: Store, embedder: Embedder, texts: dict[str, str], bar: 
     batch); each batch is committed to the cache as soon as it is made."""
     missing = sorted(set(texts) - store.cached_hashes(embedder.model_id, texts), key=lambda h: len(texts[h]))
     step = getattr(embedder, "preferred_batch", EMBED_BATCH)  # a GPU wants far larger batches
+    if bar is not None and missing:  # the bar's total: every text known so far, so its rate and time left are real
+        bar.total = (bar.total or 0) + len(missing)
+        bar.refresh()
     for i in range(0, len(missing), step):
         batch = missing[i:i + step]
         vectors = embedder.embed_passages([texts[h] for h in batch])
