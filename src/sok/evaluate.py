@@ -162,11 +162,11 @@ def training_data(searcher: Searcher, questions: list[Question]) -> list[tuple[n
     ranker's training material (empty arrays for expect_empty questions)."""
     out = []
     for q in questions:
-        legs = searcher.rank(q.question).legs
+        ranking = searcher.rank(q.question)
+        legs, rows = ranking.legs, ranking.rows or {}
         if q.expect_empty or legs is None or not len(legs.ids):
             out.append((np.zeros((0, len(FEATURES))), np.zeros(0, dtype=bool)))
             continue
-        rows = searcher.store.passages(legs.ids.tolist())
         answers = [normalize(a) for a in q.answers]
         relevant = np.array([pid in rows and any(a in normalize(rows[pid]["text"]) for a in answers)
                              for pid in legs.ids.tolist()])

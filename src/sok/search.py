@@ -36,6 +36,7 @@ class Ranking:
     background: float  # the query's typical cosine to unrelated passages
     terms: QueryTerms
     legs: fusion.Legs | None = None  # hybrid mode: every leg's view of the candidates
+    rows: dict | None = None  # hybrid mode: the candidates' store rows, by passage id
 
 
 @dataclass
@@ -229,7 +230,7 @@ class Searcher:
         unfiltered, dense, window = pending.result()
         terms = QueryTerms.of(query, self.derived.lexical)
         bg = background([score for _, score in unfiltered])
-        legs = None
+        legs, rows = None, None
         if mode == "lexical":
             ordered = lexical
         elif mode == "dense":
@@ -245,16 +246,18 @@ class Searcher:
                                  if pid in rows and all(i in tokenize(rows[pid]["text"]) for i in ids)])
             ordered = sorted(rrf(rankings, self.config.rrf_k).items(), key=lambda kv: -kv[1])
         else:
-            legs = self._legs(query, qvec, lexical, dense, window, bg, terms)
+            legs, rows = self._legs(query, qvec, lexical, dense, window, bg, terms)
             scores = self.ranker.score(fusion.features(legs))
             order = np.argsort(-scores, kind="stable")
             ordered = [(int(legs.ids[i]), float(scores[i])) for i in order]
-        return Ranking(ordered=ordered, dense=dict(dense), background=bg, terms=terms, legs=legs)
+        return Ranking(ordered=ordered, dense=dict(dense), background=bg, terms=terms, legs=legs, rows=rows)
 
     def _legs(self, query: str, qvec: np.ndarray | None, lexical: list[tuple[int, float]],
-              dense: list[tuple[int, float]], window: list[tuple[int, float]], bg: float, terms: QueryTerms) -> fusion.Legs:
+              dense: list[tuple[int, float]], window: list[tuple[int, float]], bg: float,
+              terms: QueryTerms) -> tuple[fusion.Legs, dict]:
         """Every leg's view of the union of their candidates: exact cosines and
-        BM25 also for candidates a leg did not return in its top list."""
+        BM25 also for candidates a leg did not return in its top list; with
+        the candidates' rows, read once for the features and the hits."""
         ids = np.fromiter(dict.fromkeys(pid for leg in (lexical, dense, window) for pid, _ in leg), dtype=np.int64)
         n = len(ids)
         if qvec is not None and n:
@@ -283,15 +286,16 @@ class Searcher:
                     row["title"], row["organ"], row["item_title"], json.loads(row["heading_path"]), row["text"]))
             coverage[i] = terms.coverage_of(tokens)
             if ident:
-                tokens = set(tokenize(row["text"]))
-                exact[i] = all(t in tokens for t in ident)
-        return fusion.Legs(
+                words = set(tokenize(row["text"]))
+                exact[i] = all(t in words for t in ident)
+        legs = fusion.Legs(
             ids=ids, cosine=cosine.astype(np.float64), window_cosine=window_cosine.astype(np.float64),
             bm25=np.array([bm25.get(int(pid), 0.0) for pid in ids]), dense_rank=ranks(dense),
             window_rank=ranks(window), lexical_rank=ranks(lexical), coverage=coverage, identifier=exact,
             background=bg, window_background=background([score for _, score in window]) if window else bg,
             english=terms.english,
         )
+        return legs, rows
 
     def query(self, query: str, k: int = 10, mode: str = "hybrid", cutoff: bool = False,
               depth: int | None = None, filters: Filters | None = None) -> Result:
@@ -301,7 +305,7 @@ class Searcher:
         if not query:
             return Result([], _facets([]))
         ranking = self.rank(query, mode, depth, filters)
-        rows = self.store.passages([pid for pid, _ in ranking.ordered])
+        rows = ranking.rows if ranking.rows is not None else self.store.passages([pid for pid, _ in ranking.ordered])
         # a passage removed by an index run since this searcher loaded its indexes is gone, not an error
         ordered = [(pid, score) for pid, score in ranking.ordered if pid in rows]
         # The cut-off: the learned ranker's score where it ranked (hybrid), the
