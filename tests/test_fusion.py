@@ -37,15 +37,22 @@ def test_shipped_ranker_matches_the_features():
     assert data["features"] == list(FEATURES)
 
 
-def test_fit_learns_which_feature_marks_relevance():
-    rng = np.random.default_rng(0)
+def _questions(n: int, candidates: int, seed: int, relevant) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """n synthetic questions: random features, one relevant candidate chosen by `relevant(i, x, rng)`."""
+    rng = np.random.default_rng(seed)
     xs, ys = [], []
-    for _ in range(40):
-        x = rng.normal(size=(30, len(FEATURES)))
-        y = np.zeros(30, dtype=bool)
-        y[np.argmax(x[:, 2] + 0.3 * rng.normal(size=30))] = True  # the lexical score decides
+    for i in range(n):
+        x = rng.normal(size=(candidates, len(FEATURES)))
+        y = np.zeros(candidates, dtype=bool)
+        y[relevant(i, x, rng)] = True
         xs.append(x)
         ys.append(y)
+    return xs, ys
+
+
+def test_fit_learns_which_feature_marks_relevance():
+    # the lexical score (column 2) decides, with some noise
+    xs, ys = _questions(40, 30, 0, lambda i, x, rng: np.argmax(x[:, 2] + 0.3 * rng.normal(size=len(x))))
     ranker = LinearRanker.fit(xs, ys)
     assert int(np.argmax(ranker.weights)) == 2
     again = LinearRanker.from_json(json.loads(json.dumps(ranker.to_json())))
@@ -87,14 +94,7 @@ def test_out_of_fold_evaluation_reports_every_leg(real_index, questions):
 
 
 def test_calibrate_keeps_all_but_the_budget_of_answerable_questions():
-    rng = np.random.default_rng(1)
-    xs, ys = [], []
-    for i in range(100):
-        x = rng.normal(size=(20, len(FEATURES)))
-        y = np.zeros(20, dtype=bool)
-        y[i % 20] = True
-        xs.append(x)
-        ys.append(y)
+    xs, ys = _questions(100, 20, 1, lambda i, x, rng: i % 20)
     ranker = LinearRanker.fit(xs, ys).calibrate(xs, ys, budget=0.05)
     tops = np.array([ranker.score(x).max() for x in xs])
     best_relevant = np.array([ranker.score(x)[y].max() for x, y in zip(xs, ys)])

@@ -174,10 +174,12 @@ def training_data(searcher: Searcher, questions: list[Question]) -> list[tuple[n
     return out
 
 
-def fit_ranker(searcher: Searcher, questions: list[Question], l2: float = 0.1,
-               data: list[tuple[np.ndarray, np.ndarray]] | None = None) -> LinearRanker:
+def fit_ranker(searcher: Searcher, questions: list[Question], l2: float = 0.1) -> LinearRanker:
     """The ranker and its cut-off, fitted on these questions."""
-    data = training_data(searcher, questions) if data is None else data
+    return _fit(training_data(searcher, questions), l2)
+
+
+def _fit(data: list[tuple[np.ndarray, np.ndarray]], l2: float) -> LinearRanker:
     xs, ys = [x for x, _ in data], [y for _, y in data]
     return LinearRanker.fit(xs, ys, l2).calibrate(xs, ys)
 
@@ -198,12 +200,12 @@ def evaluate_folds(searcher: Searcher, questions: list[Question], by: str = "mun
         for fold in sorted(set(folds)):
             train = [i for i, f in enumerate(folds) if f != fold]
             held = [q for q, f in zip(questions, folds) if f == fold]
-            searcher.ranker = fit_ranker(searcher, [], l2, [data[i] for i in train])
+            searcher.ranker = _fit([data[i] for i in train], l2)
             r, e = _judge_all(searcher, held, k, "hybrid", cutoff)
             rows += r
             empty += e
             per_fold[fold] = len(held)
-        searcher.ranker = fit_ranker(searcher, [], l2, data)
+        searcher.ranker = _fit(data, l2)
         in_sample = evaluate(searcher, questions, k, "hybrid", cutoff)
     finally:
         searcher.ranker = shipped

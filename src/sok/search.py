@@ -146,7 +146,12 @@ class Searcher:
             )
         self._embedder = embedder
         self.derived = derived.load(self.store)
-        self.ranker = fusion.load_ranker()
+        try:
+            self.ranker = fusion.load_ranker()
+        except (OSError, ValueError, KeyError) as exc:
+            raise SearchError(f"Rankningsmodellen ({fusion.RANKER_FILE}) kan inte läsas: {exc}. "
+                              "Installera om sok, eller anpassa den med  sok eval FRÅGOR.jsonl --fit-ranker "
+                              f"{fusion.RANKER_FILE}") from None
         self._tokens: dict[int, str] = {}  # passage id -> relevance.token_string of its locating text
 
     @property
