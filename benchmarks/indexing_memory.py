@@ -2,7 +2,7 @@
 indexing RSS grows with the number of files (issue #7 item 6).
 
 How it is measured: each size runs in a fresh subprocess that calls
-`sok.indexing.sync` (what `sok index` runs) on copies of the first N files of
+`sok.store.sync.sync` (what `sok index` runs) on copies of the first N files of
 shared/corpus into an empty index folder, and reports the process's peak RSS
 (VmHWM). The claim is tested with the same 10 files once and 60 times over
 (600 files in 60 folders): the files are alike, only their number differs,
@@ -61,7 +61,7 @@ class HashEmbedder:
 
 
 def corpus_files() -> list[Path]:
-    from sok.extract import find_files
+    from sok.ingest.extract import find_files
 
     return list(find_files(CORPUS)) if CORPUS.is_dir() else []
 
@@ -69,7 +69,7 @@ def corpus_files() -> list[Path]:
 def child(count: int, copies: int, work: Path) -> dict:
     """Index `copies` copies of the first `count` corpus files (0: import only) and report peak RSS."""
     from sok.embedding import space_of
-    from sok.indexing import sync
+    from sok.store.sync import sync
 
     if count == 0:
         return {"files": 0, "peak_rss_mb": round(peak_rss_mb(), 1)}

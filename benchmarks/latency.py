@@ -12,9 +12,9 @@ import statistics
 import time
 from pathlib import Path
 
-from sok.answer import ask
-from sok.evaluate import load_questions
-from sok.search import Searcher
+from sok.query.answer import ask
+from sok.query.evaluate import load_questions
+from sok.query.search import Searcher
 
 ROOT = Path(__file__).resolve().parents[1]
 

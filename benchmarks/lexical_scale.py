@@ -60,7 +60,7 @@ def _questions() -> list[str]:
 def _vocabulary() -> tuple[list[str], np.ndarray]:
     """Word forms of the real corpus and their relative frequencies."""
     sys.path.insert(0, str(ROOT / "src"))
-    from sok.extract import ExtractionError, extract_file, find_files
+    from sok.ingest.extract import ExtractionError, extract_file, find_files
 
     counts: Counter[str] = Counter()
     for path in find_files(CORPUS):
@@ -77,7 +77,7 @@ def _vocabulary() -> tuple[list[str], np.ndarray]:
 
 def _prep(n: int, folder: Path) -> dict:
     """Generate n passages, tokenize them once, write one line of terms per passage."""
-    from sok.lexical import tokenize
+    from sok.store.lexical import tokenize
 
     t0 = time.perf_counter()
     words, p = _vocabulary()
@@ -122,7 +122,7 @@ def _latencies(search, questions: list[str]) -> dict:
 
 def _backend(name: str, n: int, folder: Path) -> dict:
     """Build one backend from the terms file, then measure it (run in its own process)."""
-    from sok.lexical import Bm25sIndex, TantivyIndex, content_key
+    from sok.store.lexical import Bm25sIndex, TantivyIndex, content_key
 
     terms_file = folder / "terms.txt"
     out: dict = {"backend": name}
@@ -212,7 +212,7 @@ def markdown(result: dict) -> str:
     lines = [
         "## Lexical search at scale: bm25s vs tantivy", "",
         f"Synthetic passages drawn from the word frequencies of the real corpus, tokenized once by"
-        f" `sok.lexical.tokenize` (Swedish stemming kept). Latency: {result['questions']} eval questions x"
+        f" `sok.store.lexical.tokenize` (Swedish stemming kept). Latency: {result['questions']} eval questions x"
         f" {result['repeats']}, top {result['k']}, in the backend's own process (tokenizing the query included);"
         " filtered: restricted to a random " + " or ".join(f"{100 * s:g} %" for s in result["filter_shares"])
         + " of the passages (an exact filter)."

@@ -1,8 +1,8 @@
-"""Check sok.meeting against the corpus manifest.
+"""Check sok.ingest.meeting against the corpus manifest.
 
 Runs split_documents on every file of the shared corpus, takes the FIRST
 logical document of each file as the file's type, organ and date, and compares
-them with MANIFEST.tsv (which sok.meeting itself never reads). Prints the
+them with MANIFEST.tsv (which sok.ingest.meeting itself never reads). Prints the
 share of agreement per field over the files where the manifest gives that
 field, then every disagreement, then the known KFKS 2019/475-476 case chain.
 
@@ -17,10 +17,10 @@ import sys
 import time
 from pathlib import Path
 
-from sok.clean import clean_pages
-from sok.extract import extract_file
-from sok.linking import DocRef, Handling, handled_at
-from sok.meeting import DOC_TYPES, LogicalDocument, split_documents
+from sok.ingest.clean import clean_pages
+from sok.ingest.extract import extract_file
+from sok.ingest.linking import DocRef, Handling, handled_at
+from sok.ingest.meeting import DOC_TYPES, LogicalDocument, split_documents
 
 CORPUS = Path(sys.argv[1] if len(sys.argv) > 1 else "/work/shared/corpus")
 
@@ -106,7 +106,7 @@ def compare(rows: list[dict[str, str]]) -> tuple[dict[str, list[bool]], list[str
 
 
 def link_all(parsed: dict[str, list[LogicalDocument]]) -> dict[tuple[str, int], Handling]:
-    """sok.linking over the whole corpus, as `sok index` runs it over the whole index."""
+    """sok.ingest.linking over the whole corpus, as `sok index` runs it over the whole index."""
     keys = [(path, i) for path, docs in parsed.items() for i in range(len(docs))]
     refs = [
         DocRef(n, d.doc_type, d.organ, d.meeting_date, d.document_date, tuple(d.case_numbers))

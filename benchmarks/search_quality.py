@@ -17,9 +17,9 @@ import os
 import time
 from pathlib import Path
 
-from sok.evaluate import Question, evaluate_folds, load_questions
-from sok.indexing import sync
-from sok.search import Searcher
+from sok.query.evaluate import Question, evaluate_folds, load_questions
+from sok.query.search import Searcher
+from sok.store.sync import sync
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

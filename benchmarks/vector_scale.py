@@ -1,5 +1,5 @@
 """Vector search at 10k, 100k and 1M passages (dim 384): the exact flat
-store against the approximate tiers, so the size at which sok.vectors leaves
+store against the approximate tiers, so the size at which sok.store.vectors leaves
 exact search, and the parameters of its IVF tier, rest on figures measured on
 the machine at hand.
 
@@ -25,7 +25,7 @@ subprocess per index type loads the saved file and searches, so its peak RSS
 the depth Searcher asks for), after the query is embedded; recall@10 is
 against exact search. Filtered searches (1 % and 50 % of passages allowed) are
 timed and checked to equal exact search over the allowed vectors. The hybrid
-figure adds the lexical leg (sok.lexical's tantivy backend, else bm25s) over
+figure adds the lexical leg (sok.store.lexical's tantivy backend, else bm25s) over
 synthetic texts of the same size and RRF fusion.
 
     .venv/bin/python -m benchmarks.vector_scale [--quick] [--json OUT]
@@ -174,7 +174,7 @@ def child_build(folder: Path, n: int, data: str, types: list[str]) -> dict:
     """Generate the data, exact ground truth, every index type; save them."""
     import faiss
 
-    from sok.vectors import VECTORS, VectorIndex, ivf_shape
+    from sok.store.vectors import VECTORS, VectorIndex, ivf_shape
 
     x = dataset(data, n, seed=1)
     q = dataset(data, 200, seed=99)
@@ -213,7 +213,7 @@ def child_search(folder: Path, kind: str, repeats: int) -> dict:
     """Load one saved index in a fresh process and search it."""
     import faiss
 
-    from sok.vectors import VectorIndex
+    from sok.store.vectors import VectorIndex
 
     q = np.load(folder / "queries.npy")
     gt = np.load(folder / "gt.npy")
@@ -277,9 +277,9 @@ def _filtered(index, queries: np.ndarray) -> dict:
 
 def child_hybrid(folder: Path, n: int, repeats: int) -> dict:
     """Dense leg (the tier sok picks for n) + lexical leg + RRF, after embedding."""
-    from sok import lexical
-    from sok.search import rrf
-    from sok.vectors import VectorIndex, choose_kind
+    from sok.query.search import rrf
+    from sok.store import lexical
+    from sok.store.vectors import VectorIndex, choose_kind
 
     kind = choose_kind(n)
     vectors = VectorIndex.load(folder / f"{kind}.faiss")
@@ -347,7 +347,7 @@ def run(quick: bool = False, sizes: tuple[int, ...] | None = None, hybrid: bool 
     """Every index type at every size, each figure measured in its own process."""
     from dataclasses import asdict
 
-    from sok.vectors import VECTORS, choose_kind
+    from sok.store.vectors import VECTORS, choose_kind
 
     repeats = 1 if quick else 3
     result: dict = {"dim": DIM, "quick": quick, "repeats": repeats, "config": asdict(VECTORS),

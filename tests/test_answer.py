@@ -1,5 +1,6 @@
-from sok.answer import NO_ANSWER, ask, split_sentences
-from sok.search import Searcher
+from sok.query.answer import ask, split_sentences
+from sok.query.search import Searcher
+from sok.records import NO_ANSWER
 
 
 def test_split_sentences_keeps_headings_and_list_items_apart():

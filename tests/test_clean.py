@@ -1,7 +1,6 @@
 from conftest import make_pdf, real_file
-
-from sok.clean import clean_pages, normalize
-from sok.extract import extract_file
+from sok.ingest.clean import clean_pages, normalize
+from sok.ingest.extract import extract_file
 from sok.records import Page
 
 

@@ -1,6 +1,6 @@
 import json
 
-from sok.cli import main
+from sok.ui.cli import main
 
 
 def test_search_json_and_status(real_index, capsys):

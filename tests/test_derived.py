@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import real_file, run_index_until_paused
 
-from sok import derived
-from sok.indexing import sync
-from sok.lexical import TantivyIndex
-from sok.search import Searcher
-from sok.store import Store
+from conftest import real_file, run_index_until_paused
+from sok.query.search import Searcher
+from sok.store import derived
+from sok.store.db import Store
+from sok.store.lexical import TantivyIndex
+from sok.store.sync import sync
 
 ROOT = Path(__file__).resolve().parents[1]
 KS_135 = "nacka/Kommunstyrelsen_2019_KS_2019-06-03_20_Fisksatraskolan_nedlaggning_20a_fisksatraskolan_nedlaggning_protokollsutdrag_KS_135.pdf"

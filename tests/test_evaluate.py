@@ -1,7 +1,7 @@
 import json
 
-from sok.evaluate import evaluate, judge, load_questions, normalize
-from sok.search import Searcher
+from sok.query.evaluate import evaluate, judge, load_questions, normalize
+from sok.query.search import Searcher
 
 
 def test_normalize_follows_the_design_rule():

@@ -1,8 +1,8 @@
 
 import pytest
-from conftest import make_pdf, real_file
 
-from sok.extract import ExtractionError, extract_file, find_files, split_markdown_pages
+from conftest import make_pdf, real_file
+from sok.ingest.extract import ExtractionError, extract_file, find_files, split_markdown_pages
 
 
 def test_pdf_pages_are_physical_and_empty_pages_flagged(tmp_path):

@@ -2,9 +2,9 @@
 
 import shutil
 
-from sok.filters import Filters
-from sok.indexing import sync
-from sok.search import Searcher, near_duplicate, shingles
+from sok.query.filters import Filters
+from sok.query.search import Searcher, near_duplicate, shingles
+from sok.store.sync import sync
 
 
 def test_filters_restrict_results_and_never_fall_back(real_index):

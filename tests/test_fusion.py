@@ -3,9 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from sok.evaluate import evaluate_folds, folds_of, load_questions, training_data
-from sok.fusion import FEATURES, RANKER_FILE, LinearRanker, features, load_ranker
-from sok.search import Searcher
+from sok.query.evaluate import evaluate_folds, folds_of, load_questions, training_data
+from sok.query.fusion import FEATURES, RANKER_FILE, LinearRanker, features, load_ranker
+from sok.query.search import Searcher
 
 QUESTIONS = [
     {"id": "k1", "question": "Vem vann markanvisningstävlingen?", "answers": ["Studor AB"], "kind": "decision",

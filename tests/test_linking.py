@@ -1,4 +1,4 @@
-"""sok.linking: the meeting that handled a document, found through the case
+"""sok.ingest.linking: the meeting that handled a document, found through the case
 number a meeting record lists. Real Nacka records pin the rule; small
 synthetic references pin each condition."""
 
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from sok.clean import clean_pages
-from sok.extract import extract_file
-from sok.linking import DocRef, handled_at
-from sok.meeting import split_documents
+from sok.ingest.clean import clean_pages
+from sok.ingest.extract import extract_file
+from sok.ingest.linking import DocRef, handled_at
+from sok.ingest.meeting import split_documents
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "nacka"
 TJSKR = "Kommunstyrelsens_verksamhetsutskott_2018_2018-02-06_06_Nedlaggning_Skogsglantans_forskola_06a_Nedlaggning_Skogsglantans_forskola_tjskr.pdf"

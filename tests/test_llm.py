@@ -7,9 +7,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from sok.answer import ask
-from sok.llm import check, endpoint
-from sok.search import Searcher
+from sok.query.answer import ask
+from sok.query.llm import check, endpoint
+from sok.query.search import Searcher
 
 
 class _Server:

@@ -1,4 +1,4 @@
-"""sok.ocr and `--ocr`: pages without a text layer are listed, and read with
+"""sok.ingest.ocr and `--ocr`: pages without a text layer are listed, and read with
 Tesseract's Swedish model when asked. Runs where Tesseract and its Swedish
 model are installed (`.ci/run` installs them)."""
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from sok.extract import extract_file
-from sok.ocr import OcrUnavailable, check_available, ocr_pdf_pages
+from sok.ingest.extract import extract_file
+from sok.ingest.ocr import OcrUnavailable, check_available, ocr_pdf_pages
 
 try:
     check_available()

@@ -1,7 +1,7 @@
-from sok.lexical import LexicalIndex
-from sok.relevance import QueryTerms, evidence, is_english
-from sok.timeline import timeline
-from sok.search import Searcher
+from sok.query.relevance import QueryTerms, evidence, is_english
+from sok.query.search import Searcher
+from sok.query.timeline import timeline
+from sok.store.lexical import LexicalIndex
 
 
 def test_language_detection():

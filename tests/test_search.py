@@ -1,4 +1,4 @@
-from sok.search import Searcher, identifiers, rrf, snippet
+from sok.query.search import Searcher, identifiers, rrf, snippet
 
 
 def test_rrf_rewards_agreement():

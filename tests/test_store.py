@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from sok.meeting import LogicalDocument
+from sok.ingest.meeting import LogicalDocument
 from sok.records import ExtractedFile, Page, Passage
-from sok.store import Store, StoreError
+from sok.store.db import Store, StoreError
 
 
 def _file(path: str) -> ExtractedFile:

@@ -1,4 +1,4 @@
-from sok.structure import find_title
+from sok.ingest.structure import find_title
 
 
 def test_title_prefers_markdown_heading_then_a_title_like_line():
@@ -9,9 +9,8 @@ def test_title_prefers_markdown_heading_then_a_title_like_line():
 
 def test_real_files_get_documents_items_decisions_and_dates(tmp_path):
     from conftest import real_file
-
-    from sok.extract import sha256_file
-    from sok.indexing import prepare
+    from sok.ingest.extract import sha256_file
+    from sok.store.sync import prepare
 
     path = real_file("region-orebro/2023_aterrapportering_beredning_for_nara_vard.md")
     f, passages = prepare(path, path.parent, sha256_file(path))

@@ -1,14 +1,13 @@
-"""sok.textquality: broken text layers (fonts that lose ligatures) found and
+"""sok.ingest.textquality: broken text layers (fonts that lose ligatures) found and
 repaired, on a real Nykarleby page; intact Swedish left alone."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from sok.clean import clean_pages
+from sok.ingest.clean import clean_pages
+from sok.ingest.textquality import file_is_broken, page_quality, repair_text, repaired_word
 from sok.records import Page
-from sok.textquality import file_is_broken, page_quality, repair_text, repaired_word
-
 
 DATA = Path(__file__).parent / "data"
 BROKEN = (DATA / "nykarleby_personalsektionen_2023-03-28_s7.txt").read_text(encoding="utf-8")
@@ -40,7 +39,7 @@ def test_the_real_broken_page_is_detected_and_repaired():
 
 def test_normal_swedish_records_are_not_broken_and_clean_leaves_them_alone():
     """Every file of the demo corpus: Nacka (with pages full of KFKS case numbers), Region Örebro, Kungsbacka."""
-    from sok.extract import extract_file, find_files
+    from sok.ingest.extract import extract_file, find_files
 
     demo = Path(__file__).resolve().parents[1] / "corpus"
     files = find_files(demo)

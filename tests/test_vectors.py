@@ -6,7 +6,7 @@ import faiss
 import numpy as np
 import pytest
 
-from sok.vectors import VECTORS, VectorConfig, VectorIndex, choose_kind, ivf_shape
+from sok.store.vectors import VECTORS, VectorConfig, VectorIndex, choose_kind, ivf_shape
 
 KINDS = ("flat", "ivf")
 

@@ -15,7 +15,7 @@ class Page:
     text: str
     clean: str = ""
     ocr: bool = False  # `text` was read by OCR: the page has no text layer of its own
-    repaired: int = 0  # words repaired in `clean` (sok.textquality: a font that loses ligatures)
+    repaired: int = 0  # words repaired in `clean` (sok.ingest.textquality: a font that loses ligatures)
 
     @property
     def is_empty(self) -> bool:
@@ -32,7 +32,7 @@ class ExtractedFile:
     pages: list[Page]
     title: str = ""
     date: str | None = None  # ISO date, when the text states one
-    documents: list = field(default_factory=list)  # sok.meeting.LogicalDocument, in page order
+    documents: list = field(default_factory=list)  # sok.ingest.meeting.LogicalDocument, in page order
     warnings: list[str] = field(default_factory=list)  # read, but not wholly (OCR failed), in Swedish
 
     @property
@@ -105,3 +105,65 @@ def locating_text(title: str, organ: str | None, item_title: str | None, heading
     """A passage with what locates it (document title, organ, § title,
     headings): what BM25 indexes and what the relevance evidence reads."""
     return f"{title}\n{organ or ''} {item_title or ''}\n{' '.join(headings)}\n{text}"
+
+
+NO_ANSWER = "Inget i materialet besvarar frågan."
+
+
+@dataclass
+class Source:
+    number: int
+    passage_id: int
+    title: str
+    organ: str | None
+    date: str | None
+    file: str
+    path: str
+    page_start: int
+    page_end: int
+
+    @property
+    def label(self) -> str:
+        parts = [self.title, self.organ, self.date, pages_label(self.page_start, self.page_end), self.file]
+        return ", ".join(p for p in parts if p)
+
+
+@dataclass
+class Sentence:
+    text: str
+    date: str | None  # the meeting or document date the line is grouped under
+    citations: list[int]  # source numbers
+
+
+@dataclass
+class Answer:
+    question: str
+    sentences: list[Sentence] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
+    method: str = "extractive"  # or "llm"
+    note: str | None = None  # why a generated answer was set aside, for instance
+
+    @property
+    def no_answer(self) -> bool:
+        return not self.sentences
+
+    def render(self) -> str:
+        if self.no_answer:
+            return NO_ANSWER + (f"\n({self.note})" if self.note else "")
+        lines, current = [], object()
+        for s in self.sentences:
+            if s.date != current:
+                lines.append(f"\n{s.date or 'Utan datum'}:")
+                current = s.date
+            lines.append(f"  - {s.text} " + "".join(f"[{n}]" for n in s.citations))
+        out = "\n".join(lines).lstrip("\n")
+        out += "\n\nKällor:\n" + "\n".join(f"  [{src.number}] {src.label}" for src in self.sources)
+        if self.note:
+            out += f"\n\n({self.note})"
+        return out
+
+
+def source_of(number: int, hit: Hit) -> Source:
+    """Source number `number` of an answer, made from the hit it cites."""
+    return Source(number, hit.passage_id, hit.title, getattr(hit, "organ", None), hit.date, hit.file, hit.path,
+                  hit.page_start, hit.page_end)

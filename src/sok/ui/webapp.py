@@ -22,10 +22,10 @@ from urllib.parse import quote, urlencode
 
 import numpy as np
 
-from .config import RELEVANCE
-from .filters import Filters
-from .records import Hit, pages_label
-from .timeline import meeting_dates
+from sok.config import RELEVANCE
+from sok.query.filters import Filters
+from sok.query.timeline import meeting_dates
+from sok.records import Hit, pages_label
 
 VIEWS = {"sok": "Sök och fråga", "arende": "Ärende", "index": "Om indexet"}
 MODES = {"sok": "Sök", "fraga": "Fråga"}
@@ -213,7 +213,7 @@ def run_search(searcher: Any, query: str, filters: Filters, depth: int = DEPTH) 
 
 def run_ask(searcher: Any, question: str, filters: Filters) -> Any:
     """The cited answer, exactly as `sok ask` (with the page's filters)."""
-    from .answer import ask
+    from sok.query.answer import ask
 
     return ask(searcher, question, llm_url=os.environ.get("SOK_LLM_URL"), llm_model=os.environ.get("SOK_LLM_MODEL"),
                filters=filters if filters.active else None)
@@ -417,7 +417,9 @@ def answer_html(answer: Any, urls: Mapping[int, str | None], no_answer_text: str
         note = f"<div class='sok-dim'>{esc(answer.note)}</div>" if answer.note else ""
         return f"<div class='sok-answer sok-noanswer'><p>{esc(no_answer_text)}</p>{note}</div>"
     labels = {s.number: s.label for s in answer.sources}
-    blocks, current, items = [], object(), []
+    blocks: list[str] = []
+    items: list[str] = []
+    current: object = object()
 
     def close() -> None:
         if items:

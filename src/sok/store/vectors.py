@@ -174,9 +174,10 @@ class VectorIndex:
     def _refresh(self) -> None:
         """Numpy views of the store: rows (no copy) and an id -> row lookup."""
         n, d = int(self._index.ntotal), int(self._index.d)
-        self._ids = faiss.vector_to_array(self._index.id_map).astype(np.int64) if n else np.zeros(0, np.int64)
-        self._flat = faiss.downcast_index(self._index.index)
-        self._xb = faiss.rev_swig_ptr(self._flat.get_xb(), n * d).reshape(n, d) if n else np.zeros((0, d), np.float32)
+        # faiss's stubs lack the SWIG attributes used here (id_map, index, get_xb, knn_inner_products_by_idx)
+        self._ids = faiss.vector_to_array(self._index.id_map).astype(np.int64) if n else np.zeros(0, np.int64)  # type: ignore[attr-defined]
+        self._flat = faiss.downcast_index(self._index.index)  # type: ignore[attr-defined]
+        self._xb = faiss.rev_swig_ptr(self._flat.get_xb(), n * d).reshape(n, d) if n else np.zeros((0, d), np.float32)  # type: ignore[attr-defined]
         self._order = np.argsort(self._ids, kind="stable")
         self._sorted = self._ids[self._order]
 
@@ -274,8 +275,9 @@ class VectorIndex:
             return []
         rows = np.ascontiguousarray(rows, dtype=np.int64)
         vals, found = np.empty(k, np.float32), np.empty(k, np.int64)
-        faiss.knn_inner_products_by_idx(faiss.swig_ptr(q), faiss.swig_ptr(self._xb), faiss.swig_ptr(rows), self.dim,
-                                        1, len(self), len(rows), k, faiss.swig_ptr(vals), faiss.swig_ptr(found), 0)
+        knn = faiss.knn_inner_products_by_idx  # type: ignore[attr-defined]
+        knn(faiss.swig_ptr(q), faiss.swig_ptr(self._xb), faiss.swig_ptr(rows), self.dim,
+            1, len(self), len(rows), k, faiss.swig_ptr(vals), faiss.swig_ptr(found), 0)
         return [(int(self._ids[r]), float(s)) for r, s in zip(found, vals) if r >= 0]
 
     def _search_allowed(self, q: np.ndarray, k: int, allowed: np.ndarray) -> list[tuple[int, float]]:

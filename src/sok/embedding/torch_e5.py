@@ -31,7 +31,7 @@ On a CUDA GPU the same encoder runs in fp16 with batches of 256 (device
 "auto" picks the GPU where torch sees one).
 
 The weights file, tokenizer, windowing and batch planning live in
-sok.e5_model (shared with the torch-free ONNX Runtime route) and are
+sok.embedding.e5_file (shared with the torch-free ONNX Runtime route) and are
 re-exported here; this route casts the dequantised matrices to fp32 (cached),
 then to the compute dtype.
 
@@ -52,7 +52,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from .e5_model import (  # noqa: F401  (re-exported: callers import these from here)
+from sok.embedding.base import E5_SPACE, EmbedderError
+from sok.embedding.e5_file import (  # noqa: F401  (re-exported: callers import these from here)
     MAGIC,
     META,
     MODEL_NAME,
@@ -70,7 +71,6 @@ from .e5_model import (  # noqa: F401  (re-exported: callers import these from h
     open_model_file,
     plan_batches,
 )
-from .embedding import E5_SPACE, EmbedderError
 
 if TYPE_CHECKING:  # torch is an optional dependency (the `st` extra)
     import torch

@@ -14,15 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from . import derived, fusion
-from .config import CHUNK, RELEVANCE, SEARCH, SearchConfig
-from .embedding import Embedder, load_query_embedder
-from .lexical import tokenize
-from .filters import Filters
-from .meeting import normalize_case_number
-from .records import Hit, locating_text
-from .relevance import QueryTerms, background, evidence, token_string
-from .store import Store, StoreError
+from sok.config import CHUNK, RELEVANCE, SEARCH, SearchConfig
+from sok.embedding import Embedder, load_query_embedder
+from sok.language import normalize_case_number
+from sok.query import fusion
+from sok.query.filters import Filters
+from sok.query.relevance import QueryTerms, background, evidence, token_string
+from sok.records import Hit, locating_text
+from sok.store import derived
+from sok.store.db import Store, StoreError
+from sok.store.lexical import tokenize
 
 MODES = ("hybrid", "lexical", "dense", "windows", "rrf")  # all but hybrid: single legs and the old fusion, for comparison
 _LEGS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sok-dense")  # the dense leg, beside the lexical one
@@ -64,7 +65,9 @@ def _occurrence(row) -> dict:
 
 
 def _facets(rows) -> dict[str, list[tuple[str, int]]]:
-    organ, doc_type, year = Counter(), Counter(), Counter()
+    organ: Counter[str] = Counter()
+    doc_type: Counter[str] = Counter()
+    year: Counter[str] = Counter()
     for row in rows:
         organ[row["organ"] or "okänt"] += 1
         doc_type[row["doc_type"] or "okänt"] += 1

@@ -8,9 +8,8 @@ import json
 import re
 from dataclasses import dataclass
 
-from .chunking import SECTION_WORDS
-from .meeting import DECISION_TYPES, normalize_case_number
-from .store import Store
+from sok.language import DECISION_TYPES, SECTION_WORDS, normalize_case_number
+from sok.store.db import Store
 
 _STOPS = SECTION_WORDS | {"ärende"}  # minutes also head the background "Ärende"
 _DECISION_HEAD = re.compile(r"^(?:.{0,40}s )?beslut:?$", re.IGNORECASE)

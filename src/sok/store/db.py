@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from .linking import DocRef, handled_at
-from .records import ExtractedFile, Passage
+from sok.ingest.linking import DocRef, handled_at
+from sok.records import ExtractedFile, Passage
 
 SCHEMA_VERSION = 5  # v2: documents and passage metadata; v3: meetings linked by case, OCR, text quality; v4: cache in its own file; v5: sentence windows
 
@@ -54,7 +55,7 @@ CREATE TABLE IF NOT EXISTS documents (
     municipality TEXT,
     meeting_date TEXT,  -- as stated in the document
     document_date TEXT,
-    handled_date TEXT,  -- the meeting that handled it, found through a case number (sok.linking)
+    handled_date TEXT,  -- the meeting that handled it, found through a case number (sok.ingest.linking)
     handled_case TEXT,
     date TEXT,  -- meeting_date, else handled_date, else document_date
     case_numbers TEXT NOT NULL,
@@ -115,6 +116,31 @@ CREATE TABLE IF NOT EXISTS embeddings (
 
 def _json(value) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+@dataclass
+class IndexStatus:
+    """What `sok status` reports (as text or JSON), read in one place."""
+
+    index: str
+    files: int
+    pages: int
+    empty_pages: int
+    ocr_pages: int
+    repaired_pages: int
+    documents: int
+    passages: int
+    windows: int
+    model: str | None
+    route: str | None
+    size_bytes: int
+    generation: int
+    pipeline_version: str | None
+    document_types: dict[str, int]
+    organs: dict[str, int]
+    empty_page_list: list[tuple[str, int, bool]]  # (file, page, read by OCR)
+    repaired_page_list: list[tuple[str, int, int]]  # (file, page, words repaired)
+    last_run: dict[str, Any] | None
 
 
 class StoreError(Exception):
@@ -240,7 +266,7 @@ class Store:
 
     def link_meetings(self) -> int:
         """Recompute, over the whole index, the meeting that handled each document
-        that does not state one (sok.linking); call inside `transaction()` after
+        that does not state one (sok.ingest.linking); call inside `transaction()` after
         files change, since a protokoll may arrive after its tjänsteskrivelse.
         Returns the number of documents linked."""
         rows = self.db.execute(
@@ -350,6 +376,21 @@ class Store:
             "windows": one("SELECT count(*) FROM windows"),
         }
 
+    def status(self) -> IndexStatus:
+        def by(column: str) -> dict[str, int]:
+            return dict(self.db.execute(
+                f"SELECT COALESCE({column}, 'okänt'), count(*) FROM documents GROUP BY 1 ORDER BY 2 DESC"))
+
+        return IndexStatus(
+            index=str(self.dir.resolve()), **self.counts(),
+            model=self.get_meta("model_id"), route=self.get_meta("route"),
+            size_bytes=sum(p.stat().st_size for p in self.dir.rglob("*") if p.is_file()),
+            generation=self.generation, pipeline_version=self.get_meta("pipeline_version"),
+            document_types=by("doc_type"), organs=by("organ"),
+            empty_page_list=self.empty_pages(), repaired_page_list=self.repaired_pages(),
+            last_run=self.last_run(),
+        )
+
     def empty_pages(self) -> list[tuple[str, int, bool]]:
         """(file, page, read by OCR) for every page without a text layer."""
         rows = self.db.execute(
@@ -359,7 +400,7 @@ class Store:
         return [(r[0], r[1], bool(r[2])) for r in rows]
 
     def repaired_pages(self) -> list[tuple[str, int, int]]:
-        """(file, page, words repaired) for pages whose text layer lost ligatures (sok.textquality)."""
+        """(file, page, words repaired) for pages whose text layer lost ligatures (sok.ingest.textquality)."""
         rows = self.db.execute(
             "SELECT f.relpath, p.number, json_extract(p.quality, '$.repaired') FROM pages p"
             " JOIN files f ON f.id = p.file_id WHERE p.quality != '{}' ORDER BY f.relpath, p.number"

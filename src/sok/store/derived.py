@@ -19,22 +19,32 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-
 import numpy as np
 
-from .config import CHUNK
-from .lexical import LEXICAL_VERSION, TantivyIndex, content_key
-from .records import locating_text
-from .store import Store
-from .vectors import VectorIndex
+from sok.config import CHUNK
+from sok.records import locating_text
+from sok.store.db import Store
+from sok.store.lexical import LEXICAL_VERSION, TantivyIndex, content_key
+from sok.store.vectors import VectorIndex
 
 LEXICAL_DIR = "lexical"
 STAMP = "lexical.json"
 _FORMAT = "format.json"  # inside LEXICAL_DIR: the schema the folder was made with
+
+
+def pause_point(stage: str) -> None:
+    """A seam for the interruption tests: with SOK_PAUSE_AT=stage the run
+    announces the stage on stderr and waits there, so a test can kill it at
+    exactly that point."""
+    if os.environ.get("SOK_PAUSE_AT") == stage:
+        print(f"SOK_PAUSED {stage}", file=sys.stderr, flush=True)
+        time.sleep(600)
 
 
 @dataclass
@@ -125,7 +135,6 @@ def sync_lexical(store: Store) -> tuple[TantivyIndex, LexicalDiff]:
     index = _open_persistent(store.dir / LEXICAL_DIR)
     change = diff(index, store_keys(store))
     if change:
-        from .indexing import pause_point  # the interruption tests' seam; imported late (indexing imports us)
 
         pause_point("lexical")
         index.apply(adds=lexical_entries(store, change.adds), deletes=change.deletes)

@@ -1,4 +1,4 @@
-"""A file's structure: its logical documents (sok.meeting reads them from
+"""A file's structure: its logical documents (sok.ingest.meeting reads them from
 the content), passages chunked inside each document, and the metadata every
 passage carries (§, part, decision or proposal, dates, case numbers)."""
 
@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import re
 
-from .chunking import chunk_span, windows
-from .meeting import LogicalDocument, document_spans, find_case_numbers, passage_context, resolve_dates, split_documents
-from .records import ExtractedFile, Passage
+from sok.ingest.chunking import chunk_span, windows
+from sok.ingest.meeting import LogicalDocument, document_spans, passage_context, split_documents
+from sok.language import find_case_numbers, resolve_dates
+from sok.records import ExtractedFile, Passage
 
 _NOT_TITLE = re.compile(r"^(www\.|https?:|postadress|e-post|tel|sida|\d+\s*\(\d+\)|\d+$)", re.IGNORECASE)
 

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 from wordfreq import zipf_frequency
 
-from .config import RELEVANCE, RelevanceConfig
-from .lexical import LexicalIndex, tokenize
+from sok.config import RELEVANCE, RelevanceConfig
+from sok.store.lexical import LexicalIndex, tokenize
+
 
 def is_english(query: str) -> bool:
     """English when its words are, on average, at least one Zipf unit (10x)

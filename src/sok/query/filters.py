@@ -6,14 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-
 @dataclass
 class Filters:
     organ: list[str] = field(default_factory=list)  # any of these organs
     doc_type: list[str] = field(default_factory=list)  # any of these document types
     date_from: str | None = None  # ISO date, inclusive, on the meeting (else document) date
     date_to: str | None = None
-    case_number: str | None = None  # normalised like sok.meeting.normalize_case_number
+    case_number: str | None = None  # normalised like sok.ingest.meeting.normalize_case_number
     decisions_only: bool = False  # only decision text (Beslut in protokoll/protokollsutdrag)
 
     @property

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .records import Hit
-from .search import Searcher
+from sok.query.search import Searcher
+from sok.records import Hit
 
 UNKNOWN = "okänt"
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import os
-import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,16 +20,17 @@ from typing import Callable, Iterator
 
 from tqdm import tqdm
 
-from . import derived
-from .clean import clean_pages
-from .config import EMBED_BATCH, FLUSH_PASSAGES, LIMITS, PIPELINE_VERSION, LimitsConfig
-from .embedding import Embedder, load_embedder, space_of
-from .extract import ExtractionError, extract_file, find_files, sha256_file
-from .records import ExtractedFile, Passage
-from .ocr import OcrUnavailable
-from .ocr import check_available as check_ocr
-from .store import Store
-from .structure import embedding_input, structure, window_inputs
+from sok.config import EMBED_BATCH, FLUSH_PASSAGES, LIMITS, PIPELINE_VERSION, LimitsConfig
+from sok.embedding import Embedder, load_embedder, space_of
+from sok.ingest.clean import clean_pages
+from sok.ingest.extract import ExtractionError, extract_file, find_files, sha256_file
+from sok.ingest.ocr import OcrUnavailable
+from sok.ingest.ocr import check_available as check_ocr
+from sok.ingest.structure import embedding_input, structure, window_inputs
+from sok.records import ExtractedFile, Passage
+from sok.store import derived
+from sok.store.db import Store
+from sok.store.derived import pause_point
 
 
 class IndexingError(Exception):
@@ -103,15 +102,6 @@ def prepare(
         raise ExtractionError("filen ändrades eller försvann medan den lästes; den läses vid nästa körning")
     clean_pages(f.pages)
     return f, structure(f)
-
-
-def pause_point(stage: str) -> None:
-    """A seam for the interruption tests: with SOK_PAUSE_AT=stage the run
-    announces the stage on stderr and waits there, so a test can kill it at
-    exactly that point."""
-    if os.environ.get("SOK_PAUSE_AT") == stage:
-        print(f"SOK_PAUSED {stage}", file=sys.stderr, flush=True)
-        time.sleep(600)
 
 
 def embed_missing(store: Store, embedder: Embedder, texts: dict[str, str], bar: tqdm | None = None) -> int:

@@ -10,17 +10,17 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from .config import DEFAULT_MODEL, LIMITS, LimitsConfig, default_index_dir
-from .embedding import EmbedderError, load_embedder
-from .answer import ask
-from .cases import case
-from .filters import Filters
-from .evaluate import FOLDINGS, evaluate, evaluate_answers, evaluate_folds, fit_ranker, load_questions
-from .indexing import IndexingError, sync
-from .records import Hit, pages_label
-from .search import MODES, SearchError, Searcher
-from .store import Store, StoreError
-from .timeline import timeline
+from sok.config import DEFAULT_MODEL, LIMITS, LimitsConfig, default_index_dir
+from sok.embedding import EmbedderError, load_embedder
+from sok.query.answer import ask
+from sok.query.cases import case
+from sok.query.evaluate import FOLDINGS, evaluate, evaluate_answers, evaluate_folds, fit_ranker, load_questions
+from sok.query.filters import Filters
+from sok.query.search import MODES, Searcher, SearchError
+from sok.query.timeline import timeline
+from sok.records import Hit, pages_label
+from sok.store.db import Store, StoreError
+from sok.store.sync import IndexingError, sync
 
 
 def _mark(text: str, spans: list[tuple[int, int]], tty: bool) -> str:
@@ -46,10 +46,6 @@ def format_hit(n: int, hit: Hit, tty: bool) -> str:
     if hit.also_in:
         lines.append("   Finns även i: " + "; ".join(f"{o['file']} s. {o['page_start']}" for o in hit.also_in))
     return "\n".join(lines)
-
-
-def _size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -185,20 +181,17 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Start the browser app (app.py) with Streamlit, on this index."""
-    import subprocess
-
-    app = Path(__file__).resolve().parents[2] / "app.py"
-    if not app.exists():
-        print(f"Hittar inte app.py ({app}); installera sok från källkoden med  pip install -e .", file=sys.stderr)
-        return 2
+    """Start the browser app (app.py) with Streamlit, on this index. The
+    process becomes Streamlit (exec), so a signal that stops `sok serve`
+    stops the server too, with no orphan left holding the port."""
+    app = Path(__file__).with_name("app.py")  # inside the package: works from an installed wheel too
     env = {**os.environ, "SOK_INDEX": str(Path(args.index).resolve())}
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
            "--server.port", str(args.port), "--server.address", args.host,
            # the default watcher follows the whole tree (.venv included) and can stall the first page
            "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
-    print(f"Startar sok i webbläsaren: http://{args.host}:{args.port}  (avsluta med Ctrl+C)")
-    return subprocess.call(cmd, env=env)
+    print(f"Startar sok i webbläsaren: http://{args.host}:{args.port}  (avsluta med Ctrl+C)", flush=True)
+    os.execve(sys.executable, cmd, env)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -207,26 +200,28 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"Inget index i {index_dir}. Kör:  sok index MAPP", file=sys.stderr)
         return 1
     store = Store(index_dir)
-    types = store.db.execute("SELECT COALESCE(doc_type, 'okänt'), count(*) FROM documents GROUP BY 1 ORDER BY 2 DESC")
-    organs = store.db.execute("SELECT COALESCE(organ, 'okänt'), count(*) FROM documents GROUP BY 1 ORDER BY 2 DESC")
-    info = {
-        "index": str(index_dir.resolve()),
-        **store.counts(),
-        "model": store.get_meta("model_id"),
-        "route": store.get_meta("route"),
-        "size_bytes": _size(index_dir),
-        "generation": store.generation,
-        "pipeline_version": store.get_meta("pipeline_version"),
-        "document_types": dict(types.fetchall()),
-        "organs": dict(organs.fetchall()),
-        "empty_page_list": [list(e) for e in store.empty_pages()],
-        "repaired_page_list": [list(e) for e in store.repaired_pages()],
-        "last_run": store.last_run(),
-    }
+    info = store.status()
     store.close()
     if args.json:
-        print(json.dumps(info, ensure_ascii=False, indent=2))
+        print(json.dumps(asdict(info), ensure_ascii=False, indent=2))
         return 0
+    last = info.last_run
+    print(f"Index: {info.index} ({info.size_bytes / 1e6:.1f} MB)")
+    print(f"Filer: {info.files}  Sidor: {info.pages}  Sidor utan textlager: {info.empty_pages}"
+          f" (lästa med OCR: {info.ocr_pages})  Lagat textlager: {info.repaired_pages} sidor  Passager: {info.passages}"
+          f"  Meningsfönster: {info.windows}")
+    print(f"Logiska dokument: {info.documents}  Typer: " + ", ".join(f"{k} {v}" for k, v in info.document_types.items()))
+    print("Organ: " + ", ".join(f"{k} {v}" for k, v in info.organs.items()))
+    print(f"Modell: {info.model} (inbäddat med {info.route})  Indexversion: {info.pipeline_version}")
+    if last:
+        print(f"Senaste indexering: {last['finished']} ({last['folder']})")
+        for rel, reason in last.get("failed", []):
+            print(f"  kunde inte läsas: {rel}: {reason}")
+    for rel, page, by_ocr in info.empty_page_list:
+        print(f"  utan textlager: {rel} s. {page}{' (läst med OCR)' if by_ocr else ''}")
+    for rel, page, words in info.repaired_page_list:
+        print(f"  lagat textlager: {rel} s. {page} ({words} ord)")
+    return 0
     last = info["last_run"]
     print(f"Index: {info['index']} ({info['size_bytes'] / 1e6:.1f} MB)")
     print(f"Filer: {info['files']}  Sidor: {info['pages']}  Sidor utan textlager: {info['empty_pages']}"

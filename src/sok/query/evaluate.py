@@ -9,11 +9,12 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .fusion import FEATURES, LinearRanker, features
-from .search import Searcher
+from sok.query.fusion import FEATURES, LinearRanker, features
+from sok.query.search import Searcher
 
 
 def normalize(text: str) -> str:
@@ -78,9 +79,9 @@ def evaluate_answers(searcher: Searcher, questions: list[Question]) -> dict:
     """Answer support: for answerable questions, do the passages the answer
     cites contain a gold answer string? For expect_empty ones, is the answer
     "no answer"?"""
-    from .answer import ask
+    from sok.query.answer import ask
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for q in questions:
         answer = ask(searcher, q.question)
         cited = searcher.store.passages([s.passage_id for s in answer.sources])

@@ -9,21 +9,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .config import CHUNK, ChunkConfig
-from .records import Page, Passage
+from sok.config import CHUNK, ChunkConfig
+from sok.language import SECTION_WORDS
+from sok.records import Page, Passage
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+)$")
 _PARAGRAPH = re.compile(r"^§+\s*\d+[a-z]?\b")
 _NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+[A-ZÅÄÖ]")
 _NR_ITEM = re.compile(r"^(?:Nr|Punkt|Ärende)\s+\d+[.:]", re.IGNORECASE)
-SECTION_WORDS = {
-    "beslut", "förslag till beslut", "ärendet", "ärendebeskrivning", "sammanfattning",
-    "bakgrund", "handlingar i ärendet", "yrkanden", "yrkande", "beslutsgång", "propositionsordning",
-    "reservation", "reservationer", "protokollsanteckning", "protokollsanteckningar",
-    "ekonomiska konsekvenser", "bilagor", "beslutsunderlag", "beredning", "skäl för beslut",
-    "expedieras till", "expediering", "konsekvenser", "förslagets konsekvenser", "inledning",
-    "bedömning", "förvaltningens bedömning", "motivering", "beslutsförslag", "föredragande",
-}
 _WORD = re.compile(r"\S+")
 _TOC_LEADER = re.compile(r"\.{4,}|…{2,}")  # table-of-contents lines are not headings
 _SENTENCE_END = re.compile(r"[.!?:;]$")

@@ -10,8 +10,8 @@ import re
 import urllib.error
 import urllib.request
 
-from .config import AnswerConfig
-from .records import Hit
+from sok.config import AnswerConfig
+from sok.records import NO_ANSWER, Answer, Hit, Sentence, source_of
 
 _CITATION = re.compile(r"\[(\d+)\]")
 _SENTENCE = re.compile(r"(?<=[.!?\]])\s+(?=[A-ZÅÄÖ0-9\"”])")
@@ -69,8 +69,6 @@ def check(text: str, n_sources: int) -> tuple[list[tuple[str, list[int]]] | None
 
 def generated_answer(url: str, model: str | None, question: str, hits: list[Hit], cfg: AnswerConfig):
     """(Answer, "") or (None, why it was set aside)."""
-    from .answer import NO_ANSWER, Answer, Sentence, _source
-
     try:
         text = complete(url, model, question, hits, cfg.llm_timeout)
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
@@ -85,7 +83,7 @@ def generated_answer(url: str, model: str | None, question: str, hits: list[Hit]
     used = sorted({n for _, cited in sentences for n in cited})
     renumber = {old: new for new, old in enumerate(used, 1)}
     answer = Answer(question, method="llm")
-    answer.sources = [_source(renumber[n], hits[n - 1]) for n in used]
+    answer.sources = [source_of(renumber[n], hits[n - 1]) for n in used]
     answer.sentences = [Sentence(s, hits[cited[0] - 1].date, [renumber[n] for n in cited]) for s, cited in sentences]
     answer.sentences.sort(key=lambda s: (s.date is None, s.date or ""))
     return answer, ""

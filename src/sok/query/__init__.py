@@ -1,0 +1,1 @@
+"""Questions to ranked passages and cited answers."""

@@ -1,0 +1,1 @@
+"""Where passages live: the SQLite store, the embedding cache, and the lexical and vector indexes derived from it."""
