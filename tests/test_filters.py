@@ -2,8 +2,8 @@
 
 import shutil
 
-from sok.query.filters import Filters
 from sok.query.search import Searcher, near_duplicate, shingles
+from sok.records import Filters
 from sok.store.sync import sync
 
 

@@ -75,7 +75,7 @@ def test_hybrid_candidates_carry_every_leg(real_index):
     assert (legs.window_cosine >= legs.cosine - 0.2).all()
     x = features(legs)
     assert x.shape == (len(legs.ids), len(FEATURES)) and np.isfinite(x).all()
-    top3 = s.store.passages([pid for pid, _ in ranking.ordered[:3]])
+    top3 = s.backend.passages([pid for pid, _ in ranking.ordered[:3]])
     assert any("Studor" in row["text"] for row in top3.values())  # found by its meaning across languages
 
 

@@ -93,6 +93,22 @@ def test_the_query_side_does_not_import_the_document_parser(graph):
     assert not [m for m in query if "sok.ingest.meeting" in graph[m]]
 
 
+def test_sql_only_in_the_store_package():
+    """One data-access layer: outside sok.store no module imports sqlite3 or
+    runs a statement (a call to .execute or .executemany)."""
+    found = []
+    for path in SRC.rglob("*.py"):
+        if module_name(path).startswith("sok.store"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import) and any(a.name == "sqlite3" for a in node.names):
+                found.append(f"{module_name(path)}: import sqlite3")
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr in ("execute", "executemany"):
+                found.append(f"{module_name(path)}:{node.lineno}: .{node.func.attr}(...)")
+    assert not found, found
+
+
 @pytest.mark.parametrize("tool", [["ruff", "check", "src", "tests", "benchmarks", "app.py"], ["mypy"]],
                          ids=["ruff", "mypy"])
 def test_linters_are_clean(tool):

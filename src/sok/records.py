@@ -167,3 +167,20 @@ def source_of(number: int, hit: Hit) -> Source:
     """Source number `number` of an answer, made from the hit it cites."""
     return Source(number, hit.passage_id, hit.title, getattr(hit, "organ", None), hit.date, hit.file, hit.path,
                   hit.page_start, hit.page_end)
+
+
+@dataclass
+class Filters:
+    """Search filters, applied inside retrieval: a filter that matches
+    nothing returns nothing, never the unfiltered list."""
+
+    organ: list[str] = field(default_factory=list)  # any of these organs
+    doc_type: list[str] = field(default_factory=list)  # any of these document types
+    date_from: str | None = None  # ISO date, inclusive, on the meeting (else document) date
+    date_to: str | None = None
+    case_number: str | None = None  # normalised like sok.language.normalize_case_number
+    decisions_only: bool = False  # only decision text (Beslut in protokoll/protokollsutdrag)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.organ or self.doc_type or self.date_from or self.date_to or self.case_number or self.decisions_only)

@@ -12,11 +12,10 @@ import numpy as np
 
 from sok.config import ANSWER, AnswerConfig
 from sok.language import resolve_dates
-from sok.query.filters import Filters
 from sok.query.llm import generated_answer
 from sok.query.relevance import QueryTerms
 from sok.query.search import Searcher
-from sok.records import Answer, Hit, Sentence, source_of
+from sok.records import Answer, Filters, Hit, Sentence, source_of
 
 MAX_SENTENCE_WORDS = 60  # longer "sentences" are tables or letterheads run together
 FRAGMENT_WEIGHT = 0.7  # a heading or cut-off line says less than a full sentence
@@ -100,7 +99,7 @@ def extractive(searcher: Searcher, question: str, hits: list[Hit], cfg: AnswerCo
     answer = Answer(question)
     if not hits:
         return answer
-    terms = QueryTerms.of(question, searcher.derived.lexical)
+    terms = QueryTerms.of(question, searcher.backend)
     # A passage with no sentence of its own (a table, a list of names) offers its snippet.
     candidates = [(s, h) for h in hits for s in (split_sentences(h.text)[: cfg.sentences_per_passage_scan] or [h.snippet])]
     if not candidates:

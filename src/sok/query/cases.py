@@ -4,12 +4,11 @@ a case from tjänsteskrivelse to protokoll."""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
+from typing import Any, Iterator, Protocol
 
 from sok.language import DECISION_TYPES, SECTION_WORDS, normalize_case_number
-from sok.store.db import Store
 
 _STOPS = SECTION_WORDS | {"ärende"}  # minutes also head the background "Ärende"
 _DECISION_HEAD = re.compile(r"^(?:.{0,40}s )?beslut:?$", re.IGNORECASE)
@@ -34,6 +33,14 @@ _TYPE_ORDER = {"tjänsteskrivelse": 0, "bilaga": 1, "kallelse": 2, "föredragnin
                "protokoll": 4, "protokollsbilaga": 5}
 
 
+
+class CaseSource(Protocol):
+    """Where case lookups read: the Store, or any SearchBackend."""
+
+    def case_rows(self, number: str) -> list[Any]: ...
+
+    def document_case_numbers(self) -> Iterator[list[str]]: ...
+
 @dataclass
 class CaseEntry:
     date: str | None
@@ -49,24 +56,10 @@ class CaseEntry:
     decision: str | None  # the decision text, in minutes
 
 
-def case(store: Store, number: str) -> list[CaseEntry]:
+def case(store: CaseSource, number: str) -> list[CaseEntry]:
     """Documents and items that mention the case, oldest first."""
     number = normalize_case_number(number)
-    rows = store.db.execute(
-        """
-        SELECT d.id AS doc, d.date, d.doc_type, d.organ, COALESCE(d.title, f.title) AS title, f.relpath, f.path,
-               p.item, p.item_title, p.page_start, p.page_end, p.is_decision, p.text, p.ordinal,
-               EXISTS (SELECT 1 FROM json_each(p.case_numbers) WHERE value = :n) AS in_passage
-        FROM passages p JOIN files f ON f.id = p.file_id JOIN documents d ON d.id = p.document_id
-        WHERE EXISTS (SELECT 1 FROM json_each(d.case_numbers) WHERE value = :n)
-           OR EXISTS (SELECT 1 FROM json_each(p.case_numbers) WHERE value = :n)
-           OR (p.item IS NOT NULL AND EXISTS (
-                SELECT 1 FROM passages q WHERE q.document_id = p.document_id AND q.item = p.item
-                AND EXISTS (SELECT 1 FROM json_each(q.case_numbers) WHERE value = :n)))
-        ORDER BY d.id, p.ordinal
-        """,
-        {"n": number},
-    ).fetchall()
+    rows = store.case_rows(number)
     groups: dict[tuple[int, str | None], list] = {}
     for r in rows:
         # In a document that only mentions the case inside some §, keep those §; else the whole document.
@@ -90,10 +83,10 @@ def case(store: Store, number: str) -> list[CaseEntry]:
     return entries
 
 
-def case_numbers(store: Store) -> list[tuple[str, int]]:
+def case_numbers(store: CaseSource) -> list[tuple[str, int]]:
     """Every case number in the index with the number of documents that name it."""
     counts: dict[str, int] = {}
-    for (value,) in store.db.execute("SELECT case_numbers FROM documents"):
-        for n in json.loads(value):
+    for numbers in store.document_case_numbers():
+        for n in numbers:
             counts[n] = counts.get(n, 0) + 1
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -84,7 +84,7 @@ def evaluate_answers(searcher: Searcher, questions: list[Question]) -> dict:
     rows: list[dict[str, Any]] = []
     for q in questions:
         answer = ask(searcher, q.question)
-        cited = searcher.store.passages([s.passage_id for s in answer.sources])
+        cited = searcher.backend.passages([s.passage_id for s in answer.sources])
         supported = judge([r["text"] for r in cited.values()], q.answers)[0] is not None if q.answers else False
         rows.append({"id": q.id, "question": q.question, "expect_empty": q.expect_empty,
                      "no_answer": answer.no_answer, "supported": supported, "sources": len(answer.sources)})

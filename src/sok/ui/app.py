@@ -22,6 +22,7 @@ from typing import Any
 import streamlit as st
 
 from sok.query import cases
+from sok.store import reader
 from sok.ui import webapp as w
 
 WIDGETS = ("q", "lage", "vy", "organ", "typ", "arende", "beslut", "arende_vy")  # "ar" is kept in "_years"
@@ -48,9 +49,8 @@ def load_engine(index_dir: str, _key: tuple) -> w.Engine:
     folder is rebuilt, so a new file is loaded instead of a deleted one."""
     from sok.query.search import Searcher
 
-    spec = w.read_meta(Path(index_dir), "embedder") or "auto"
+    spec = reader.read_meta(Path(index_dir), "embedder") or "auto"
     searcher = Searcher(Path(index_dir), embedder=load_embedder(spec))
-    w.share_connection(searcher.store)
     return w.Engine(searcher=searcher, index_dir=Path(index_dir))
 
 
@@ -137,7 +137,7 @@ def sidebar_filters(db: Any, results: w.Results, years: list[int]) -> None:
     sb.subheader("Avgränsa")
     for key, column, title in (("organ", "organ", "Organ"), ("typ", "doc_type", "Dokumenttyp")):
         c = counts.get(column, {})
-        options = sorted(set(w.choices(db, column)) | set(ss.get(key) or []), key=lambda o: (-c.get(o, 0), o))
+        options = sorted(set(reader.choices(db, column)) | set(ss.get(key) or []), key=lambda o: (-c.get(o, 0), o))
         sb.multiselect(title, options, key=key, format_func=facet_label(c), placeholder="Alla")
     if len(years) >= 2:
         lo, hi = ss.get("_years") or (None, None)
@@ -185,7 +185,7 @@ def hit_list(db: Any, results: w.Results, state: w.UiState, ids: dict[str, int])
     if not results.relevant:
         st.warning("Inget i materialet matchar frågan tillräckligt väl; de närmaste passagerna visas ändå.")
     st.caption(f"Visar {len(hits)} av {len(results.hits)} träffar, bäst först.")
-    twins = w.passage_files(db, [o["passage_id"] for h in hits for o in h.also_in if "passage_id" in o])
+    twins = reader.passage_files(db, [o["passage_id"] for h in hits for o in h.also_in if "passage_id" in o])
     for n, hit in enumerate(hits, start=1):
         also = [w.file_url(twins.get(o.get("passage_id", -1)), o.get("page_start", 1)) for o in hit.also_in]
         card(db, w.hit_card(n, hit, w.file_url(ids.get(hit.path), hit.page_start), also), hit.passage_id)
@@ -196,7 +196,7 @@ def card(db: Any, body: str, passage_id: int) -> None:
     with st.container(border=True):
         st.html(body)
         with st.expander("Visa sammanhang"):
-            st.html(w.context_html(w.context_passages(db, passage_id)))
+            st.html(w.context_html(reader.context_passages(db, passage_id)))
 
 
 def answer_view(db: Any, engine: w.Engine, results: w.Results, state: w.UiState, ids: dict[str, int]) -> None:
@@ -211,7 +211,7 @@ def answer_view(db: Any, engine: w.Engine, results: w.Results, state: w.UiState,
         return
     st.markdown("**Källor**")
     for s in answer.sources:
-        excerpt = snippet(w.passage_text(db, s.passage_id), state.q, 60)
+        excerpt = snippet(reader.passage_text(db, s.passage_id), state.q, 60)
         card(db, w.source_card(s, excerpt, urls[s.number]), s.passage_id)
 
 
@@ -233,7 +233,7 @@ def search_view(index_dir: Path, db: Any, years: list[int]) -> w.UiState:
         intro()
         return state
     sidebar_filters(db, results, years)
-    ids = w.file_ids(db)
+    ids = reader.file_ids(db)
     main, side = st.columns([3, 2], gap="large")
     with main:
         if state.mode == "fraga":
@@ -257,7 +257,7 @@ def case_view(index_dir: Path, db: Any, years: list[int]) -> w.UiState:
     st.subheader("Ärende")
     engine = engine_or_stop(index_dir)
     with engine.lock:
-        known = dict(cases.case_numbers(engine.searcher.store)) if hasattr(cases, "case_numbers") else {}
+        known = dict(cases.case_numbers(engine.searcher.backend)) if hasattr(cases, "case_numbers") else {}
     options = list(known)
     chosen = st.session_state.get("arende_vy")
     if chosen and chosen not in options:
@@ -269,11 +269,11 @@ def case_view(index_dir: Path, db: Any, years: list[int]) -> w.UiState:
     if not state.case:
         return state
     with engine.lock:
-        entries = cases.case(engine.searcher.store, state.case)
+        entries = cases.case(engine.searcher.backend, state.case)
     if not entries:
         st.info(f"Inget i indexet nämner ärendet {state.case}.")
         return state
-    ids = w.file_ids(db)
+    ids = reader.file_ids(db)
     st.caption(f"{len(entries)} handlingar och paragrafer, äldst först.")
     st.html(w.case_table(entries, [w.file_url(ids.get(e.path), e.page_start) for e in entries]))
     return state
@@ -281,7 +281,7 @@ def case_view(index_dir: Path, db: Any, years: list[int]) -> w.UiState:
 
 def index_view(db: Any, years: list[int]) -> w.UiState:
     """The state of the index: what `sok status` says, as tables."""
-    info = w.index_status(db)
+    info = reader.index_status(db)
     st.subheader("Om indexet")
     cols = st.columns(5)
     for col, (name, value) in zip(cols, [("Filer", info["files"]), ("Sidor", info["pages"]),
@@ -323,9 +323,9 @@ def main() -> None:
     init_state()
     st.sidebar.title("sok")
     st.sidebar.radio("Visa", list(w.VIEWS), key="vy", format_func=w.VIEWS.get, label_visibility="collapsed")
-    with w.readonly(index_dir) as db:
-        years = w.years(db)
-        files, passages = db.execute("SELECT (SELECT count(*) FROM files), (SELECT count(*) FROM passages)").fetchone()
+    with reader.readonly(index_dir) as db:
+        years = reader.years(db)
+        files, passages = reader.counts(db)
         view = st.session_state.get("vy", "sok")
         if view == "index":
             state = index_view(db, years)

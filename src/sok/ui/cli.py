@@ -15,10 +15,9 @@ from sok.embedding import EmbedderError, load_embedder
 from sok.query.answer import ask
 from sok.query.cases import case
 from sok.query.evaluate import FOLDINGS, evaluate, evaluate_answers, evaluate_folds, fit_ranker, load_questions
-from sok.query.filters import Filters
 from sok.query.search import MODES, Searcher, SearchError
 from sok.query.timeline import timeline
-from sok.records import Hit, pages_label
+from sok.records import Filters, Hit, pages_label
 from sok.store.db import Store, StoreError
 from sok.store.sync import IndexingError, sync
 
@@ -53,7 +52,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     folders = [Path(args.folder)] if args.folder else []
     if not folders and (index_dir / "sok.sqlite").exists():
         store = Store(index_dir)
-        folders = [Path(r[0]) for r in store.db.execute("SELECT DISTINCT root FROM files")]
+        folders = store.roots()
         store.close()
     if not folders:
         print("Ange en mapp att indexera, till exempel:  sok index corpus", file=sys.stderr)

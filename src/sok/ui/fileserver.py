@@ -12,13 +12,12 @@ scrolls to the cited page."""
 from __future__ import annotations
 
 import html
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from sok.config import default_index_dir
+from sok.store import reader
 
 SERVED = {".pdf": "application/pdf", ".md": "text", ".markdown": "text", ".txt": "text"}
 NOT_FOUND = "Filen finns inte i indexet eller ligger utanför de indexerade mapparna."
@@ -56,23 +55,14 @@ def inside(path: str | Path, root: str | Path) -> Path | None:
 
 def lookup(index: Path, file_id: int) -> IndexedFile | None:
     """The file with this id, if the index has it and it may be served."""
-    db_path = Path(index) / "sok.sqlite"
-    if not db_path.is_file():
-        return None
-    db = sqlite3.connect(f"file:{quote(str(db_path.resolve()))}?mode=ro", uri=True, timeout=30)
-    try:
-        row = db.execute("SELECT id, path, root, relpath, title FROM files WHERE id=?", (int(file_id),)).fetchone()
-    except sqlite3.Error:
-        return None
-    finally:
-        db.close()
+    row = reader.file_row(index, file_id)
     if row is None:
         return None
     real = inside(row[1], row[2])
     if real is None:
         return None
     kind = "pdf" if SERVED[real.suffix.lower()] == "application/pdf" else "text"
-    return IndexedFile(id=row[0], path=real, relpath=row[3], title=row[4], kind=kind)
+    return IndexedFile(id=row[0], path=real, relpath=row[3], title=row[4] or "", kind=kind)
 
 
 def text_page(f: IndexedFile) -> str:

@@ -9,23 +9,20 @@ must show as text, never run or render."""
 from __future__ import annotations
 
 import html
-import json
 import os
-import sqlite3
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import numpy as np
 
 from sok.config import RELEVANCE
-from sok.query.filters import Filters
 from sok.query.timeline import meeting_dates
-from sok.records import Hit, pages_label
+from sok.records import Filters, Hit, pages_label
 
 VIEWS = {"sok": "Sök och fråga", "arende": "Ärende", "index": "Om indexet"}
 MODES = {"sok": "Sök", "fraga": "Fråga"}
@@ -139,29 +136,6 @@ class QueryVectorCache:
         return self._cached(text)
 
 
-def read_meta(index_dir: Path, key: str) -> str | None:
-    """One meta value without opening a writer Store (which would create tables)."""
-    with readonly(index_dir) as db:
-        row = db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-    return row[0] if row else None
-
-
-class readonly:
-    """A read-only connection to the index, closed on exit: the app never
-    writes to an index that `sok index` may be updating."""
-
-    def __init__(self, index_dir: Path) -> None:
-        self.path = Path(index_dir) / "sok.sqlite"
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.db = sqlite3.connect(f"file:{quote(str(self.path.resolve()))}?mode=ro", uri=True, timeout=30)
-        self.db.row_factory = sqlite3.Row
-        return self.db
-
-    def __exit__(self, *exc: object) -> None:
-        self.db.close()
-
-
 def index_key(index_dir: Path) -> tuple[str, int, int]:
     """Identity of the index on disk: a folder deleted and rebuilt gets a new
     sok.sqlite (new inode), so the app loads it afresh instead of reading a
@@ -169,16 +143,6 @@ def index_key(index_dir: Path) -> tuple[str, int, int]:
     path = Path(index_dir).resolve() / "sok.sqlite"
     st = path.stat()
     return str(path.parent), st.st_dev, st.st_ino
-
-
-def share_connection(store: Any) -> None:
-    """Streamlit runs each rerun in a new thread, and sqlite3 refuses a
-    connection made in another thread; reopen the Searcher's store connection
-    so it can be shared (every use goes through Engine.lock)."""
-    db = sqlite3.connect(store.dir / "sok.sqlite", timeout=30, check_same_thread=False)
-    db.row_factory = sqlite3.Row
-    old, store.db = store.db, db
-    old.close()
 
 
 @dataclass
@@ -232,93 +196,6 @@ def per_organ(hits: Iterable[Hit]) -> str:
     counts = Counter(label(h.organ) for h in hits).most_common()
     rows = "".join(f"<tr><td>{esc(o)}</td><td class='sok-num'>{n}</td></tr>" for o, n in counts)
     return f"<table class='sok-table sok-small'>{rows}</table>" if rows else ""
-
-
-# --- store queries (read-only connection) -------------------------------------------
-
-
-def file_ids(db: sqlite3.Connection) -> dict[str, int]:
-    """File id by stored path: links name files by id, never by path."""
-    return {r["path"]: r["id"] for r in db.execute("SELECT id, path FROM files")}
-
-
-def context_passages(db: sqlite3.Connection, passage_id: int, radius: int = 1) -> list[dict[str, Any]]:
-    """The passage and its neighbours in the same file (adjacent ordinals)."""
-    row = db.execute("SELECT file_id, ordinal FROM passages WHERE id=?", (passage_id,)).fetchone()
-    if row is None:
-        return []
-    rows = db.execute(
-        "SELECT id, ordinal, text, page_start, page_end FROM passages WHERE file_id=? AND ordinal BETWEEN ? AND ?"
-        " ORDER BY ordinal",
-        (row["file_id"], row["ordinal"] - radius, row["ordinal"] + radius),
-    )
-    return [{**dict(r), "current": r["id"] == passage_id} for r in rows]
-
-
-def passage_files(db: sqlite3.Connection, passage_ids: list[int]) -> dict[int, int]:
-    """File id by passage id, for links to the near-duplicates of a hit."""
-    if not passage_ids:
-        return {}
-    marks = ",".join("?" * len(passage_ids))
-    return {r[0]: r[1] for r in db.execute(f"SELECT id, file_id FROM passages WHERE id IN ({marks})", passage_ids)}
-
-
-def passage_text(db: sqlite3.Connection, passage_id: int) -> str:
-    row = db.execute("SELECT text FROM passages WHERE id=?", (passage_id,)).fetchone()
-    return row["text"] if row else ""
-
-
-def choices(db: sqlite3.Connection, column: str) -> list[str]:
-    """Every organ or document type in the index, for the filter lists."""
-    assert column in ("organ", "doc_type")
-    rows = db.execute(f"SELECT DISTINCT {column} FROM documents WHERE {column} IS NOT NULL ORDER BY 1")
-    return [r[0] for r in rows]
-
-
-def years(db: sqlite3.Connection) -> list[int]:
-    rows = db.execute(
-        "SELECT DISTINCT substr(COALESCE(d.date, f.date), 1, 4) FROM files f LEFT JOIN documents d ON d.file_id = f.id"
-    )
-    return sorted(int(r[0]) for r in rows if r[0] and r[0].isdigit())
-
-
-def index_status(db: sqlite3.Connection) -> dict[str, Any]:
-    """What `sok status` reports, read without a writer Store."""
-    one = lambda q: db.execute(q).fetchone()[0]  # noqa: E731
-    meta = {r["key"]: r["value"] for r in db.execute("SELECT key, value FROM meta")}
-    last = db.execute("SELECT started, finished, summary FROM runs ORDER BY id DESC LIMIT 1").fetchone()
-    files = db.execute(
-        "SELECT f.relpath, f.kind, f.n_pages, f.title, f.date, f.indexed_at, f.root,"
-        " (SELECT count(*) FROM passages p WHERE p.file_id = f.id) AS passages,"
-        " (SELECT count(*) FROM pages g WHERE g.file_id = f.id AND g.is_empty) AS empty,"
-        " (SELECT count(*) FROM pages g WHERE g.file_id = f.id AND g.quality != '{}') AS repaired"
-        " FROM files f ORDER BY f.relpath"
-    ).fetchall()
-    empty: dict[str, list[int]] = {}
-    ocr: dict[str, list[int]] = {}
-    for r in db.execute(
-        "SELECT f.relpath, p.number, p.source FROM pages p JOIN files f ON f.id = p.file_id WHERE p.is_empty ORDER BY 1, 2"
-    ):
-        (ocr if r[2] == "ocr" else empty).setdefault(r[0], []).append(r[1])
-    return {
-        "files": one("SELECT count(*) FROM files"),
-        "pages": one("SELECT count(*) FROM pages"),
-        "empty_pages": one("SELECT count(*) FROM pages WHERE is_empty"),
-        "passages": one("SELECT count(*) FROM passages"),
-        "documents": one("SELECT count(*) FROM documents") if _has_table(db, "documents") else None,
-        "model": f"{meta['model_id']} ({meta.get('route') or meta.get('embedder')})" if meta.get("model_id") else None,
-        "generation": meta.get("generation"),
-        "roots": sorted({r["root"] for r in files}),
-        "last_run": {"started": last[0], "finished": last[1], **json.loads(last[2])} if last else None,
-        "file_rows": [dict(r) for r in files],
-        "empty_by_file": empty,  # no text layer, not read by OCR
-        "ocr_by_file": ocr,
-        "repaired_pages": sum(r["repaired"] for r in files),
-    }
-
-
-def _has_table(db: sqlite3.Connection, name: str) -> bool:
-    return db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
 
 
 # --- text and HTML ------------------------------------------------------------------
