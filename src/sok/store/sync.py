@@ -54,6 +54,13 @@ class SyncReport:
     embedded: int = 0  # texts embedded this run (passages and windows the cache lacked)
     linked: int = 0  # documents whose meeting was found through a case number
     seconds: dict[str, float] = field(default_factory=dict)
+    route: str | None = None  # the embedding route that ran (None: nothing needed embedding)
+
+    @property
+    def embed_rate(self) -> float | None:
+        """Texts embedded per second of embedding this run."""
+        spent = self.seconds.get("embed", 0.0)
+        return round(self.embedded / spent, 2) if self.embedded and spent > 0 else None
 
     def as_dict(self) -> dict:
         return {
@@ -63,6 +70,7 @@ class SyncReport:
             "repaired_pages": [list(e) for e in self.repaired_pages], "warnings": [list(w) for w in self.warnings],
             "pages": self.pages,
             "passages": self.passages, "windows": self.windows, "embedded": self.embedded, "linked": self.linked, "seconds": self.seconds,
+            "route": self.route, "embed_rate": self.embed_rate,
         }
 
 
@@ -140,9 +148,13 @@ def sync(
     embedder_factory: Callable[[str], Embedder] = load_embedder,
     limits: LimitsConfig = LIMITS,
     ocr: bool = False,
+    announce: Callable[[str], None] | None = None,
 ) -> SyncReport:
     """Bring the index in `index_dir` up to date with `folder`. With `ocr`,
-    pages without a text layer are read by OCR, in files already indexed too."""
+    pages without a text layer are read by OCR, in files already indexed too.
+    `progress` draws the bars (files, then texts embedded: both with totals,
+    rate and time left); `announce` is told which embedding route runs,
+    before its first batch, bars or not, since the route decides the speed."""
     folder = Path(folder).resolve()
     if not folder.is_dir():
         raise IndexingError(f"Mappen {folder} finns inte; ange en mapp med handlingar:  sok index MAPP")
@@ -191,8 +203,13 @@ def sync(
                 if pending:
                     if embedder is None:
                         embedder = embedder_factory(model)
-                        if progress:  # which route runs decides the speed: say it before the first batch
-                            files_bar.write(f"Bäddar in med {getattr(embedder, 'route', model)}")
+                        report.route = getattr(embedder, "route", model)
+                        if announce is not None:
+                            line = f"Bäddar in med {report.route}"
+                            if progress:
+                                files_bar.write(line)  # above the bars, not through them
+                            else:
+                                announce(line)
                         if store.get_meta("model_id") not in (None, embedder.model_id):
                             raise IndexingError(f"Modellen {model!r} ger nu {embedder.model_id!r}, inte indexets "
                                                 f"{store.get_meta('model_id')!r}: välj ett annat --index, eller radera "

