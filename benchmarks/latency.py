@@ -12,9 +12,9 @@ import statistics
 import time
 from pathlib import Path
 
+from sok.index import Index
 from sok.query.answer import ask
 from sok.query.evaluate import load_questions
-from sok.query.search import Searcher
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,7 +28,7 @@ def main() -> None:
                                                       str(ROOT.parent / "shared/eval/dev_real.jsonl")])
     args = parser.parse_args()
     t0 = time.perf_counter()
-    searcher = Searcher(Path(args.index))
+    searcher = Index(args.index).searcher
     searcher.search("uppvärmning")  # loads the model
     print(f"load: {time.perf_counter() - t0:.2f} s")
     questions = [q.question for q in load_questions([Path(f) for f in args.files])][: args.n]

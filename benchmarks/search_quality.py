@@ -17,9 +17,8 @@ import os
 import time
 from pathlib import Path
 
+from sok.index import Index
 from sok.query.evaluate import Question, evaluate_folds, load_questions
-from sok.query.search import Searcher
-from sok.store.sync import sync
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -46,10 +45,11 @@ def run(quick: bool = False) -> dict:
     name = "demo" if quick else "shared"
     index = Path(os.environ.get("SOK_BENCH_INDEX") or Path.home() / ".cache" / "sok" / f"bench-index-{name}")
     t0 = time.perf_counter()
-    report = sync(corpus, index, progress=False)
+    front = Index(index)
+    report = front.sync(corpus, progress=False)
     index_s = time.perf_counter() - t0
     questions = _questions(corpus, quick)
-    searcher = Searcher(index)
+    searcher = front.searcher
     out = {"corpus": str(corpus), "passages": report.passages, "windows": report.windows, "index_s": round(index_s, 1),
            "questions": len(questions), "runs": {}}
     for cutoff in (False, True):

@@ -15,8 +15,9 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "sok"
 
 # Stages in flow order; a module may import its own stage and those before it.
-STAGES = ("ground", "ingest", "embedding", "store", "query", "ui")
-GROUND = {"sok", "sok.config", "sok.records", "sok.language"}
+STAGES = ("ground", "ingest", "embedding", "store", "query", "front", "ui")
+GROUND = {"sok.config", "sok.records", "sok.language"}
+FRONT = {"sok", "sok.index"}  # sok.Index, over the query layer; the terminal and the app use it
 
 
 def module_name(path: Path) -> str:
@@ -27,6 +28,8 @@ def module_name(path: Path) -> str:
 def stage(module: str) -> str:
     if module in GROUND:
         return "ground"
+    if module in FRONT:
+        return "front"
     if module == "sok.__main__":  # `python -m sok` is the terminal's front door
         return "ui"
     return module.split(".")[1]

@@ -47,11 +47,11 @@ def load_embedder(spec: str) -> Any:
 def load_engine(index_dir: str, _key: tuple) -> w.Engine:
     """The searcher for one index on disk; `_key` changes when the index
     folder is rebuilt, so a new file is loaded instead of a deleted one."""
-    from sok.query.search import Searcher
+    from sok.index import Index
 
     spec = reader.read_meta(Path(index_dir), "embedder") or "auto"
-    searcher = Searcher(Path(index_dir), embedder=load_embedder(spec))
-    return w.Engine(searcher=searcher, index_dir=Path(index_dir))
+    index = Index(index_dir, embedder=load_embedder(spec))
+    return w.Engine(searcher=index.searcher, index_dir=Path(index_dir))
 
 
 def index_or_stop() -> Path:

@@ -12,14 +12,12 @@ from pathlib import Path
 
 from sok.config import DEFAULT_MODEL, LIMITS, LimitsConfig, default_index_dir
 from sok.embedding import EmbedderError, load_embedder
-from sok.query.answer import ask
-from sok.query.cases import case
+from sok.index import Index
 from sok.query.evaluate import FOLDINGS, evaluate, evaluate_answers, evaluate_folds, fit_ranker, load_questions
 from sok.query.search import MODES, Searcher, SearchError
-from sok.query.timeline import timeline
 from sok.records import Filters, Hit, pages_label
-from sok.store.db import Store, StoreError
-from sok.store.sync import IndexingError, sync
+from sok.store.db import StoreError
+from sok.store.sync import IndexingError
 
 
 def _mark(text: str, spans: list[tuple[int, int]], tty: bool) -> str:
@@ -50,10 +48,9 @@ def format_hit(n: int, hit: Hit, tty: bool) -> str:
 def cmd_index(args: argparse.Namespace) -> int:
     index_dir = Path(args.index)
     folders = [Path(args.folder)] if args.folder else []
-    if not folders and (index_dir / "sok.sqlite").exists():
-        store = Store(index_dir)
-        folders = store.roots()
-        store.close()
+    index = Index(index_dir)
+    if not folders:
+        folders = index.roots()
     if not folders:
         print("Ange en mapp att indexera, till exempel:  sok index corpus", file=sys.stderr)
         return 2
@@ -62,7 +59,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         limits = LimitsConfig(max_file_mb=args.max_mb, max_pages=args.max_pages)
         quiet = args.quiet or args.json
-        report = sync(folder, index_dir, model=args.model, progress=not quiet and sys.stderr.isatty(), limits=limits,
+        report = index.sync(folder, model=args.model, progress=not quiet and sys.stderr.isatty(), limits=limits,
                       ocr=args.ocr, embedder_factory=lambda spec: load_embedder(spec, device=args.device),
                       announce=None if quiet else lambda line: print(line, file=sys.stderr, flush=True))
         secs = time.perf_counter() - t0
@@ -117,8 +114,8 @@ def filters_from(args: argparse.Namespace) -> Filters:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    searcher = Searcher(Path(args.index))
-    result = searcher.query(args.query, k=args.k, mode=args.mode, cutoff=args.cutoff, filters=filters_from(args))
+    result = Index(args.index).search(args.query, k=args.k, mode=args.mode, cutoff=args.cutoff,
+                                      filters=filters_from(args))
     hits = result.hits
     if args.json:
         print(json.dumps({"query": args.query, "hits": [asdict(h) for h in hits], "facets": result.facets},
@@ -137,9 +134,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_case(args: argparse.Namespace) -> int:
-    store = Store(Path(args.index))
-    entries = case(store, args.number)
-    store.close()
+    entries = Index(args.index).case(args.number)
     if args.json:
         print(json.dumps([asdict(e) for e in entries], ensure_ascii=False, indent=2))
         return 0
@@ -157,8 +152,7 @@ def cmd_case(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    searcher = Searcher(Path(args.index))
-    result = ask(searcher, args.question, llm_url=args.llm, llm_model=args.llm_model)
+    result = Index(args.index).ask(args.question, llm_url=args.llm, llm_model=args.llm_model)
     if args.json:
         print(json.dumps({**asdict(result), "no_answer": result.no_answer, "text": result.render()},
                          ensure_ascii=False, indent=2))
@@ -168,7 +162,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_timeline(args: argparse.Namespace) -> int:
-    result = timeline(Searcher(Path(args.index)), args.query, depth=args.k)
+    result = Index(args.index).timeline(args.query, depth=args.k)
     if args.json:
         print(json.dumps({"query": result.query, "by_date": result.by_date, "by_organ": result.by_organ},
                          ensure_ascii=False, indent=2))
@@ -201,13 +195,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    index_dir = Path(args.index)
-    if not (index_dir / "sok.sqlite").exists():
-        print(f"Inget index i {index_dir}. Kör:  sok index MAPP", file=sys.stderr)
+    index = Index(args.index)
+    if not index.exists:
+        print(f"Inget index i {index.path}. Kör:  sok index MAPP", file=sys.stderr)
         return 1
-    store = Store(index_dir)
-    info = store.status()
-    store.close()
+    info = index.status()
     if args.json:
         print(json.dumps(asdict(info), ensure_ascii=False, indent=2))
         return 0
@@ -248,7 +240,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    searcher = Searcher(Path(args.index))
+    searcher = Index(args.index).searcher
     if args.answers:
         return _eval_answers(searcher, args)
     if args.fit_ranker:

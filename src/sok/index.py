@@ -1,0 +1,107 @@
+"""The front door: one object for one index folder, with what the terminal,
+the browser app and the benchmarks all do with it (sync a folder, search,
+ask, follow a case or a topic, report status). It holds the loaded searcher,
+so a program that asks many questions loads the model and indexes once, and
+it picks up what a later `sync` wrote before the next question.
+
+    from sok import Index
+    idx = Index("index")
+    idx.sync("corpus")
+    print(idx.ask("Vad rapporterades om SIP?").render())
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sok.config import ANSWER, AnswerConfig, default_index_dir
+from sok.embedding import Embedder
+from sok.query import cases
+from sok.query.answer import ask
+from sok.query.cases import CaseEntry
+from sok.query.search import Result, Searcher, SearchError
+from sok.query.timeline import Timeline, timeline
+from sok.records import Answer, Filters
+from sok.store.db import IndexStatus, Store
+from sok.store.sync import SyncReport, sync
+
+
+class Index:
+    def __init__(self, path: str | Path | None = None, embedder: Embedder | None = None) -> None:
+        """`path`: the index folder (default ./index or $SOK_INDEX). `embedder`:
+        the query model to use instead of the index's own (tests, the app's
+        shared one); nothing loads until the first question."""
+        self.path = Path(path) if path is not None else default_index_dir()
+        self._embedder = embedder
+        self._searcher: Searcher | None = None
+
+    @property
+    def exists(self) -> bool:
+        return (self.path / "sok.sqlite").exists()
+
+    @property
+    def searcher(self) -> Searcher:
+        """The loaded searcher, moved to the newest generation on each use."""
+        if self._searcher is None:
+            self._searcher = Searcher(self.path, embedder=self._embedder)
+        else:
+            self._searcher.refresh()
+        return self._searcher
+
+    def sync(self, folder: str | Path, **options: Any) -> SyncReport:
+        """Bring the index up to date with `folder` (options: those of
+        sok.store.sync.sync, such as model, progress, ocr, limits)."""
+        return sync(Path(folder), self.path, **options)
+
+    def search(self, query: str, k: int = 10, mode: str = "hybrid", cutoff: bool = False,
+               filters: Filters | None = None) -> Result:
+        return self.searcher.query(query, k=k, mode=mode, cutoff=cutoff, filters=filters)
+
+    def ask(self, question: str, cfg: AnswerConfig = ANSWER, llm_url: str | None = None,
+            llm_model: str | None = None, filters: Filters | None = None) -> Answer:
+        return ask(self.searcher, question, cfg, llm_url=llm_url, llm_model=llm_model, filters=filters)
+
+    def timeline(self, query: str, depth: int = 100) -> Timeline:
+        return timeline(self.searcher, query, depth=depth)
+
+    def case(self, number: str) -> list[CaseEntry]:
+        """Every document and § of a case. Reads the store only: no model or
+        vector index is loaded for it."""
+        if self._searcher is not None:
+            return cases.case(self._searcher.backend, number)
+        store = self._store()
+        try:
+            return cases.case(store, number)
+        finally:
+            store.close()
+
+    def case_numbers(self) -> list[tuple[str, int]]:
+        return cases.case_numbers(self.searcher.backend)
+
+    def roots(self) -> list[Path]:
+        """The folders indexed so far (none without an index)."""
+        if not self.exists:
+            return []
+        store = self._store()
+        try:
+            return store.roots()
+        finally:
+            store.close()
+
+    def _store(self) -> Store:
+        if not self.exists:
+            raise SearchError(f"Inget index i {self.path}. Kör först:  sok index MAPP")
+        return Store(self.path)
+
+    def status(self) -> IndexStatus:
+        store = self._store()
+        try:
+            return store.status()
+        finally:
+            store.close()
+
+    def close(self) -> None:
+        if self._searcher is not None:
+            self._searcher.close()
+            self._searcher = None
