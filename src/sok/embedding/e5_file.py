@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 import re
 import struct
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import platformdirs
 
 from sok.embedding.base import EmbedderError
 
@@ -62,8 +62,8 @@ def default_model_path() -> Path:
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "sok"
+    """The user's cache folder for sok (~/.cache/sok on Linux, honouring XDG_CACHE_HOME)."""
+    return Path(platformdirs.user_cache_dir("sok", appauthor=False))
 
 
 # ------------------------------------------------------------------ model file

@@ -9,7 +9,6 @@ through a bounded buffer, so memory does not grow with the number of files."""
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import time
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
+from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 from sok.config import EMBED_BATCH, FLUSH_PASSAGES, LIMITS, PIPELINE_VERSION, LimitsConfig
@@ -80,19 +80,20 @@ def text_hash(text: str) -> str:
 
 @contextmanager
 def index_lock(index_dir: Path) -> Iterator[None]:
-    """One writer per index: a second `sok index` stops with a clear message."""
+    """One writer per index: a second `sok index` stops with a clear message.
+    An OS lock (filelock), so a killed run leaves no stale lock behind."""
     index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".lock", "w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise IndexingError(
-                f"Indexet {index_dir} uppdateras redan av en annan körning. Vänta tills den är klar."
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    lock = FileLock(index_dir / ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise IndexingError(
+            f"Indexet {index_dir} uppdateras redan av en annan körning. Vänta tills den är klar."
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def prepare(
