@@ -75,27 +75,59 @@ def judge(texts: list[str], answers: list[str]) -> tuple[int | None, list[int | 
     return (min(found) if found else None), first_each
 
 
-def evaluate_answers(searcher: Searcher, questions: list[Question]) -> dict:
-    """Answer support: for answerable questions, do the passages the answer
-    cites contain a gold answer string? For expect_empty ones, is the answer
-    "no answer"?"""
+def evaluate_answers(searcher: Searcher, questions: list[Question], by: str | None = None, l2: float = 0.1) -> dict:
+    """Answer support, two ways, for answerable questions: strict (one of the
+    answer's own lines contains a gold string: what a reader sees) and
+    lenient (a passage the answer cites does). For expect_empty questions:
+    is the answer "no answer"? With `by` (a folding of `folds_of`), each
+    fold is answered with a ranker fitted on the other folds only, so the
+    figures are out-of-fold like `evaluate_folds`."""
     from sok.query.answer import ask
 
+    def answer_all(qs: list[Question]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for q in qs:
+            answer = ask(searcher, q.question)
+            cited = searcher.backend.passages([s.passage_id for s in answer.sources])
+            lenient = bool(q.answers) and judge([r["text"] for r in cited.values()], q.answers)[0] is not None
+            strict = bool(q.answers) and judge([s.text for s in answer.sentences], q.answers)[0] is not None
+            out.append({"id": q.id, "question": q.question, "kind": q.kind, "expect_empty": q.expect_empty,
+                        "no_answer": answer.no_answer, "supported": lenient, "strict": strict,
+                        "lines": len(answer.sentences), "sources": len(answer.sources)})
+        return out
+
     rows: list[dict[str, Any]] = []
-    for q in questions:
-        answer = ask(searcher, q.question)
-        cited = searcher.backend.passages([s.passage_id for s in answer.sources])
-        supported = judge([r["text"] for r in cited.values()], q.answers)[0] is not None if q.answers else False
-        rows.append({"id": q.id, "question": q.question, "expect_empty": q.expect_empty,
-                     "no_answer": answer.no_answer, "supported": supported, "sources": len(answer.sources)})
+    if by is None:
+        rows = answer_all(questions)
+    else:
+        folds = folds_of(questions, by)
+        data = training_data(searcher, questions)
+        shipped = searcher.ranker
+        try:
+            for fold in sorted(set(folds)):
+                searcher.ranker = _fit([d for d, f in zip(data, folds) if f != fold], l2)
+                rows += answer_all([q for q, f in zip(questions, folds) if f == fold])
+        finally:
+            searcher.ranker = shipped
     answerable = [r for r in rows if not r["expect_empty"]]
     empty = [r for r in rows if r["expect_empty"]]
+    kinds: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in answerable:
+        kinds[r["kind"]].append(r)
+
+    def share(rs: list[dict[str, Any]], key: str) -> float | None:
+        return sum(r[key] for r in rs) / len(rs) if rs else None
+
     return {
+        "folds": by,
         "answerable": len(answerable),
-        "support": sum(r["supported"] for r in answerable) / len(answerable) if answerable else None,
+        "support": share(answerable, "supported"),
+        "strict_support": share(answerable, "strict"),
+        "per_kind": {kind: {"n": len(rs), "strict": share(rs, "strict"), "lenient": share(rs, "supported")}
+                     for kind, rs in sorted(kinds.items())},
         "answered_empty_wrongly": sum(r["no_answer"] for r in answerable),
         "expect_empty": len(empty),
-        "correctly_empty": sum(r["no_answer"] for r in empty) / len(empty) if empty else None,
+        "correctly_empty": share(empty, "no_answer"),
         "questions": rows,
     }
 

@@ -241,7 +241,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     searcher = Index(args.index).searcher
-    if args.answers:
+    if args.answers:  # before --folds: with --answers, --folds makes the answers out-of-fold
         return _eval_answers(searcher, args)
     if args.fit_ranker:
         ranker = fit_ranker(searcher, load_questions([Path(f) for f in args.files]))
@@ -297,17 +297,24 @@ def _eval_folds(searcher: Searcher, args: argparse.Namespace) -> int:
 
 
 def _eval_answers(searcher: Searcher, args: argparse.Namespace) -> int:
-    result = evaluate_answers(searcher, load_questions([Path(f) for f in args.files]))
+    result = evaluate_answers(searcher, load_questions([Path(f) for f in args.files]), by=args.folds)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return 0
-    print(f"Svarsstöd: {result['support']:.3f} av {result['answerable']} besvarbara frågor "
-          f"(citerade passager innehåller ett facit); {result['answered_empty_wrongly']} fick felaktigt inget svar.")
+    how = f"utanför fold, per {args.folds}" if args.folds else "med den levererade rankningsmodellen"
+    print(f"Svarsstöd ({how}), {result['answerable']} besvarbara frågor:")
+    print(f"  strikt: {result['strict_support']:.3f} (svarets egna rader innehåller ett facit)")
+    print(f"  generöst: {result['support']:.3f} (citerade passager innehåller ett facit)")
+    print(f"  {result['answered_empty_wrongly']} fick felaktigt inget svar.")
+    print(f"{'frågetyp':<14}{'antal':>6}{'strikt':>9}{'generöst':>10}")
+    for kind, r in result["per_kind"].items():
+        print(f"{kind[:13]:<14}{r['n']:>6}{r['strict']:>9.3f}{r['lenient']:>10.3f}")
     if result["expect_empty"]:
         print(f"Frågor utan svar i materialet: {result['expect_empty']}, korrekt utan svar: {result['correctly_empty']:.2f}")
     for r in result["questions"]:
-        if not r["expect_empty"] and not r["supported"]:
-            print(f"  utan stöd {r['id']}: {r['question']}")
+        if not r["expect_empty"] and not r["strict"]:
+            mark = "citerad passage har facit" if r["supported"] else "utan stöd"
+            print(f"  rad saknar facit ({mark}) {r['id']}: {r['question']}")
     return 0
 
 
