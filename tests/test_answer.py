@@ -1,6 +1,6 @@
-from sok.query.answer import ask, split_sentences
+from sok.query.answer import _date_of, ask, is_debris, split_sentences
 from sok.query.search import Searcher
-from sok.records import NO_ANSWER
+from sok.records import NO_ANSWER, Hit
 
 
 def test_split_sentences_keeps_headings_and_list_items_apart():
@@ -34,3 +34,31 @@ def test_no_answer_when_nothing_matches(real_index):
     # answered since the cut-off is calibrated to keep answerable questions (README, the cut-off)
     answer = ask(Searcher(real_index[0]), "Hur mycket kostar en ny ishall?")
     assert answer.no_answer and answer.render().startswith(NO_ANSWER)
+
+
+def test_table_rows_contents_lines_and_bare_references_are_never_lines():
+    assert is_debris("…1 059 1 059 … 43120 2523 3259646459493823 8")  # a table row run together
+    assert is_debris("Budget och verksamhetsplan ........ 14")  # a contents line
+    assert is_debris("Kommunstyrelsen beslutade i enlighet med Mats Gerdaus yrkande.")  # the content is elsewhere
+    assert not is_debris("Kostnaden beräknas till 12,5 miljoner kronor år 2024.")
+    assert not is_debris("Antal upprättade SIP per vårdcentral 2022: 45")
+
+
+def test_a_line_that_points_ahead_brings_what_it_points_at():
+    text = ("Tomas Ottosson (V) reserverade sig och angav följande.\nVi vill behålla skolan i Fisksätra för barnens "
+            "skull.\n\nKommunstyrelsen beslutade i enlighet med Mats Gerdaus yrkande.")
+    assert split_sentences(text) == [
+        "Tomas Ottosson (V) reserverade sig och angav följande. Vi vill behålla skolan i Fisksätra för barnens skull."]
+
+
+def _hit(doc_type: str, date: str) -> Hit:
+    return Hit(passage_id=1, score=1.0, file="f.pdf", path="/f.pdf", page_start=1, page_end=1, title="t", date=date,
+               text="", snippet="", heading_path=[], highlights=[], doc_type=doc_type)
+
+
+def test_lines_from_a_meeting_record_are_dated_by_that_meeting():
+    line = "Ärendet bordläggs till sammanträdet den 3 juni 2019."
+    assert _date_of(line, _hit("protokoll", "2019-05-13")) == "2019-05-13"
+    # a report over several meetings dates a line by the meeting it names
+    assert _date_of("Vid beredningens sammanträde den 30 maj redovisades SIP.", _hit("återrapportering", "2023-10-01")) \
+        == "2023-05-30"

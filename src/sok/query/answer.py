@@ -43,15 +43,59 @@ def _segments(text: str) -> list[str]:
     return segments
 
 
+_NUMBERISH = re.compile(r"^[\d\s.,:;%/()+\-–]+$")
+_WORDISH = re.compile(r"[A-Za-zÅÄÖåäöÉé]{2,}")
+_TOC_LEADER = re.compile(r"\.{4,}|…{2,}|(?:\. ){4,}")
+# A line that points ahead ("... och angav följande:") is joined to what it
+# points at; one that only refers to content elsewhere ("Kommunstyrelsen
+# beslutade i enlighet med Mats Gerdaus yrkande.") says nothing alone.
+_POINTS_AHEAD = re.compile(r"(?:följande|nedan)\s*[.:]?$|:$", re.IGNORECASE)
+_REFERS_ELSEWHERE = re.compile(r"i enlighet med [^.]{0,80}(?:yrkande|förslag)\.?$|enligt bilaga\s*\d*\.?$",
+                               re.IGNORECASE)
+
+
+def is_debris(sentence: str) -> bool:
+    """A table row, a table-of-contents line, or a line that refers to
+    content it does not hold: never a line of an answer."""
+    tokens = sentence.split()
+    numeric = sum(bool(_NUMBERISH.match(t)) for t in tokens)
+    words = len(_WORDISH.findall(sentence))
+    return (numeric >= 0.4 * len(tokens) or words < 3 or bool(_TOC_LEADER.search(sentence))
+            or bool(_REFERS_ELSEWHERE.search(sentence.rstrip())))
+
+
 def split_sentences(text: str) -> list[str]:
-    """Sentences and list items of a passage, whitespace collapsed."""
-    parts = (_SPACE.sub(" ", p).strip(" -•–*") for seg in _segments(text) for p in _SENTENCE_END.split(seg))
-    return [p for p in parts if 4 <= len(p.split()) <= MAX_SENTENCE_WORDS]
+    """Sentences and list items of a passage, whitespace collapsed; a line
+    that points ahead carries what follows it; table rows, contents lines and
+    references to elsewhere are left out."""
+    parts = [_SPACE.sub(" ", p).strip(" -•–*") for seg in _segments(text) for p in _SENTENCE_END.split(seg)]
+    parts = [p for p in parts if p]
+    out: list[str] = []
+    i = 0
+    while i < len(parts):
+        part = parts[i]
+        if _POINTS_AHEAD.search(part) and i + 1 < len(parts):
+            part, i = f"{part} {parts[i + 1]}", i + 1
+        if 4 <= len(part.split()) <= MAX_SENTENCE_WORDS and not is_debris(part):
+            out.append(part)
+        i += 1
+    return out
+
+
+# Records of a meeting: a line from one belongs under that meeting's date,
+# whatever dates the line mentions (the postponement decided on 2019-05-13 is
+# news of 2019-05-13, even if it names 2019-06-03).
+_MEETING_RECORDS = frozenset({"protokoll", "protokollsutdrag", "protokollsbilaga", "kallelse", "föredragningslista",
+                              "handlingar", "tjänsteskrivelse"})
 
 
 def _date_of(sentence: str, hit: Hit) -> str | None:
-    """A date the sentence itself names (in the document's year, else the year
-    of the dates its passage names), else the passage's date."""
+    """The date of the meeting whose record the line comes from (or the
+    document's own date). Only a report that covers several meetings (an
+    återrapportering, a bilaga) dates a line by the meeting the line itself
+    names ("vid beredningens sammanträde den 30 maj")."""
+    if hit.doc_type in _MEETING_RECORDS and hit.date:
+        return hit.date
     known = hit.date or (hit.dates[0] if hit.dates else None)
     found = resolve_dates(sentence, int(known[:4]) if known else None)
     return found[0] if found else hit.date
