@@ -78,7 +78,9 @@ def markdown(r: dict) -> str:
     lines = ["## Search quality (`sok eval --folds municipality`)", "",
              f"{r['questions']} questions of shared/eval over {r['corpus']} ({r['passages']} passages, "
              f"{r['windows']} sentence windows); folds by municipality ({sizes}). Out-of-fold: the ranker and its "
-             "cut-off are fitted on the other municipalities' questions and the held-out one is scored.", "",
+             "cut-off are fitted on the other municipalities' questions and the held-out one is scored. "
+             f"Indexing the corpus took {r['index_s']} s (`sok index` with the default route; cold unless "
+             "SOK_BENCH_INDEX points at an existing index).", "",
              "| ranking | n | " + " | ".join(_COLS) + " |", "|---|---:|" + "---:|" * len(_COLS)]
     for name, m in _rows(plain).items():
         o = m["overall"]

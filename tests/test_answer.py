@@ -1,6 +1,8 @@
-from sok.query.answer import _date_of, ask, is_debris, split_sentences
+from sok.query.answer import _date_of, _score, ask, is_debris, split_sentences
+from sok.query.relevance import QueryTerms
 from sok.query.search import Searcher
 from sok.records import NO_ANSWER, Hit
+from sok.store.lexical import tokenize
 
 
 def test_split_sentences_keeps_headings_and_list_items_apart():
@@ -62,3 +64,17 @@ def test_lines_from_a_meeting_record_are_dated_by_that_meeting():
     # a report over several meetings dates a line by the meeting it names
     assert _date_of("Vid beredningens sammanträde den 30 maj redovisades SIP.", _hit("återrapportering", "2023-10-01")) \
         == "2023-05-30"
+
+
+def test_a_line_sharing_only_the_question_frame_does_not_outrank_one_on_its_topic():
+    """"Hur gick det med översiktsplanen?": a line that only shares "gick" is
+    worth less than one about the plan, and equal lines favour the higher passage."""
+    terms = QueryTerms({t: 1.0 for t in tokenize("gick översiktsplanen")}, english=False)
+    hit = _hit("protokoll", "2024-01-01")
+    lines = [("Skolan gick med underskott under hela året.", hit),
+             ("Översiktsplanen antogs av kommunfullmäktige i maj.", hit)]
+    frame, topic = _score(None, "Hur gick det med översiktsplanen?", terms, lines, [0, 0])
+    assert topic > frame
+    same = [("Översiktsplanen antogs i maj.", hit), ("Översiktsplanen antogs i maj.", hit)]
+    first, later = _score(None, "Hur gick det med översiktsplanen?", terms, same, [0, 5])
+    assert first > later

@@ -33,6 +33,15 @@ SECTION_WORDS = {
     "bedömning", "förvaltningens bedömning", "motivering", "beslutsförslag", "föredragande",
 }
 
+# Words that frame a question rather than name its topic: "Hur gick det med
+# översiktsplanen?" asks about the plan, and a line that only shares "gick"
+# ("skolan gick med underskott") does not answer it.
+QUESTION_FRAME_WORDS = frozenset({
+    "gick", "går", "gått", "blev", "blir", "gjordes", "görs", "hände", "händer", "står", "ligger",
+    "sades", "sägs", "rapporterades", "rapporteras", "redovisades", "redovisas", "fattades", "fattas",
+    "finns", "fanns", "skedde", "sker",
+})
+
 # ---------------------------------------------------------------- dates
 
 MONTHS = {

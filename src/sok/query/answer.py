@@ -11,12 +11,14 @@ import re
 import numpy as np
 
 from sok.config import ANSWER, AnswerConfig
-from sok.language import resolve_dates
+from sok.language import QUESTION_FRAME_WORDS, resolve_dates
 from sok.query.llm import generated_answer
 from sok.query.relevance import QueryTerms
 from sok.query.search import Searcher
 from sok.records import Answer, Filters, Hit, Sentence, source_of
+from sok.store.lexical import tokenize
 
+_FRAME_TERMS = frozenset(t for w in QUESTION_FRAME_WORDS for t in tokenize(w))
 MAX_SENTENCE_WORDS = 60  # longer "sentences" are tables or letterheads run together
 FRAGMENT_WEIGHT = 0.7  # a heading or cut-off line says less than a full sentence
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"”»(]?[A-ZÅÄÖ0-9])")
@@ -125,16 +127,24 @@ def _expected_bonus(question: str, sentence: str) -> float:
     return 0.0
 
 
-def _score(searcher: Searcher, question: str, terms: QueryTerms, candidates: list[tuple[str, Hit]]) -> np.ndarray:
-    """Lexical coverage of the question's terms, a little more for a sentence
-    that has what the question word asks for (a date for "När"); for English
-    questions (no shared words) the sentences are embedded and compared."""
+def _score(searcher: Searcher, question: str, terms: QueryTerms, candidates: list[tuple[str, Hit]],
+           ranks: list[int], cfg: AnswerConfig = ANSWER) -> np.ndarray:
+    """Lexical coverage of the question's topic terms (its frame words, such
+    as "gick", count little), a little more for a sentence that has what the
+    question word asks for (a date for "När"), and a little more the higher
+    its passage ranked; for English questions (no shared words) the
+    sentences are embedded and compared."""
     if terms.english:
         vecs = searcher.embedder.embed_passages([s for s, _ in candidates])
         return vecs @ searcher.embedder.embed_query(question)
+    frame = {t for t in terms.weights if t in _FRAME_TERMS}
+    topic = QueryTerms({t: w * (cfg.frame_weight if t in frame else 1.0) for t, w in terms.weights.items()},
+                       terms.english)
+    last = max(1, max(ranks))
     return np.array([
-        terms.coverage(s) * (1.0 if s.rstrip().endswith((".", "!", "?")) else FRAGMENT_WEIGHT) + _expected_bonus(question, s)
-        for s, _ in candidates
+        topic.coverage(s) * (1.0 if s.rstrip().endswith((".", "!", "?")) else FRAGMENT_WEIGHT)
+        + _expected_bonus(question, s) + cfg.rank_weight * (1.0 - r / last)
+        for (s, _), r in zip(candidates, ranks)
     ])
 
 
@@ -145,10 +155,15 @@ def extractive(searcher: Searcher, question: str, hits: list[Hit], cfg: AnswerCo
         return answer
     terms = QueryTerms.of(question, searcher.backend)
     # A passage with no sentence of its own (a table, a list of names) offers its snippet.
-    candidates = [(s, h) for h in hits for s in (split_sentences(h.text)[: cfg.sentences_per_passage_scan] or [h.snippet])]
+    candidates: list[tuple[str, Hit]] = []
+    ranks: list[int] = []
+    for rank, h in enumerate(hits):
+        for s in split_sentences(h.text)[: cfg.sentences_per_passage_scan] or [h.snippet]:
+            candidates.append((s, h))
+            ranks.append(rank)
     if not candidates:
         return answer
-    scores = _score(searcher, question, terms, candidates)
+    scores = _score(searcher, question, terms, candidates, ranks, cfg)
     floor = cfg.min_sentence_score if not terms.english else float(np.max(scores)) - cfg.english_margin
     order = [int(i) for i in np.argsort(-scores, kind="stable")]
     chosen: list[tuple[str, Hit]] = []
