@@ -60,8 +60,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         limits = LimitsConfig(max_file_mb=args.max_mb, max_pages=args.max_pages)
         quiet = args.quiet or args.json
         report = index.sync(folder, model=args.model, progress=not quiet and sys.stderr.isatty(), limits=limits,
-                      ocr=args.ocr, embedder_factory=lambda spec: load_embedder(spec, device=args.device),
-                      announce=None if quiet else lambda line: print(line, file=sys.stderr, flush=True))
+                            ocr=args.ocr, embedder_factory=lambda spec: load_embedder(spec, device=args.device),
+                            announce=None if quiet else lambda line: print(line, file=sys.stderr, flush=True))
         secs = time.perf_counter() - t0
         status = max(status, 1 if report.failed else 0)
         if args.json:
