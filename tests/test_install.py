@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port, wait_healthy
+from conftest import free_port, streamlit_server
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_FILE = ROOT / "corpus" / "region-orebro" / "2023_aterrapportering_beredning_for_nara_vard.md"
@@ -64,17 +64,7 @@ def test_serve_runs_the_app_from_the_installed_package(installed, tmp_path):
     port = free_port()
     log = tmp_path / "serve.log"
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SOK_INDEX")}
-    with log.open("w") as out:
-        proc = subprocess.Popen([str(installed / "sok"), "--index", str(index), "serve", "--port", str(port)],
-                                cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, proc, log)
+    cmd = [str(installed / "sok"), "--index", str(index), "serve", "--port", str(port)]
+    with streamlit_server(cmd, port, log, tmp_path, env) as url:
         with urllib.request.urlopen(f"{url}/fil/1", timeout=10) as r:  # the file route of the package's app
             assert r.status == 200 and "SIP" in r.read().decode("utf-8")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()

@@ -12,8 +12,9 @@ it picks up what a later `sync` wrote before the next question.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from sok.config import ANSWER, AnswerConfig, default_index_dir
 from sok.embedding import Embedder
@@ -70,11 +71,8 @@ class Index:
         vector index is loaded for it."""
         if self._searcher is not None:
             return cases.case(self._searcher.backend, number)
-        store = self._store()
-        try:
+        with self._store() as store:
             return cases.case(store, number)
-        finally:
-            store.close()
 
     def case_numbers(self) -> list[tuple[str, int]]:
         return cases.case_numbers(self.searcher.backend)
@@ -83,23 +81,23 @@ class Index:
         """The folders indexed so far (none without an index)."""
         if not self.exists:
             return []
-        store = self._store()
-        try:
+        with self._store() as store:
             return store.roots()
-        finally:
-            store.close()
 
-    def _store(self) -> Store:
+    @contextmanager
+    def _store(self) -> Iterator[Store]:
+        """The store, opened for one look and closed after it (no model, no vectors)."""
         if not self.exists:
             raise SearchError(f"Inget index i {self.path}. Kör först:  sok index MAPP")
-        return Store(self.path)
-
-    def status(self) -> IndexStatus:
-        store = self._store()
+        store = Store(self.path)
         try:
-            return store.status()
+            yield store
         finally:
             store.close()
+
+    def status(self) -> IndexStatus:
+        with self._store() as store:
+            return store.status()
 
     def close(self) -> None:
         if self._searcher is not None:

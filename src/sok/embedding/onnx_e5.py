@@ -198,7 +198,7 @@ def build_graph(f: E5File, dst: Path, quantize: bool = True) -> None:
         import onnx
     except ImportError as exc:
         raise EmbedderError("paketet onnx saknas (behövs första gången, för att bygga ONNX-grafen): "
-                            "installera om sok:  pip install -e .") from exc
+                            "installera om sok med dess beroenden, i källkoden:  pip install -e .") from exc
     dst.parent.mkdir(parents=True, exist_ok=True)  # an unwritable folder fails before the work
     model = build_fp32(f)
     with tempfile.TemporaryDirectory(dir=dst.parent, prefix=".e5-onnx-") as tmp:
@@ -243,7 +243,7 @@ class OnnxE5Embedder(E5Windows):
         try:
             import onnxruntime as ort
         except ImportError as exc:
-            raise EmbedderError("onnxruntime saknas: installera om sok:  pip install -e .") from exc
+            raise EmbedderError("onnxruntime saknas: installera om sok med dess beroenden, i källkoden:  pip install -e .") from exc
         path, f = open_model_file(model_path, parallel)
         self.model_path = path
         self.sha256 = f.sha256
