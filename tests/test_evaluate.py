@@ -48,7 +48,11 @@ def test_answer_support_strict_and_lenient_out_of_fold(real_index, tmp_path, nan
     assert searcher.ranker is shipped  # restored after the folds
     assert result["answerable"] == 4 and result["folds"] == "municipality"
     by_id = {r["id"]: r for r in result["questions"]}
-    assert by_id["a"]["strict"] and by_id["a"]["supported"]  # "SIP" stands in the answer's lines
+    # "Studor" and "Fisksätraskolan" stand in the answers' own lines. The SIP
+    # question's fold is answered by a ranker fitted on two questions, so
+    # whether its cut-off leaves it empty is not pinned here.
+    assert all(by_id[q]["strict"] and by_id[q]["supported"] for q in ("b", "c"))
+    assert all(r["supported"] for r in result["questions"] if r["strict"])  # a line cited is a passage cited
     assert not by_id["x"]["strict"] and not by_id["x"]["supported"]  # a gold string no text holds
     assert result["strict_support"] <= result["support"]
     assert set(result["per_kind"]) == {"aggregate", "decision", "fact"}

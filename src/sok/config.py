@@ -8,7 +8,7 @@ from pathlib import Path
 
 # Bump when extraction, cleaning or chunking changes what lands in the store:
 # an index built by an older version is then rebuilt on the next `sok index`.
-PIPELINE_VERSION = 9
+PIPELINE_VERSION = 10  # v10: sentence windows embedded without title and headings
 
 SUPPORTED_SUFFIXES = (".pdf", ".md", ".markdown", ".txt")
 
@@ -34,6 +34,9 @@ class SearchConfig:
     candidates: int = 100
     rrf_k: int = 60
     snippet_words: int = 40
+    # Longer questions are refused with a message: a 10,000-character query
+    # costs seconds of tokenising and BM25 terms and stalls the app's other users.
+    max_query_chars: int = 1000
 
 
 @dataclass(frozen=True)

@@ -91,19 +91,22 @@ def structure(f: ExtractedFile) -> list[Passage]:
     return passages
 
 
-def embedding_input(f: ExtractedFile, passage: Passage, text: str | None = None) -> str:
-    """What the embedder sees: the document title and heading path before the
-    passage text (or one of its windows), so "Beslutsgång ..." on page 50
-    still says which § and motion it belongs to (dev sets: dense MRR@10
-    0.779 -> 0.833, hybrid hit@5 0.900 -> 0.933)."""
+def embedding_input(f: ExtractedFile, passage: Passage) -> str:
+    """What the embedder sees of a passage: the document title and heading
+    path before its text, so "Beslutsgång ..." on page 50 still says which §
+    and motion it belongs to (dev sets: dense MRR@10 0.779 -> 0.833, hybrid
+    hit@5 0.900 -> 0.933)."""
     title = f.documents[passage.document].title if f.documents else f.title
-    return f"{title}\n{' › '.join(passage.heading_path)}\n{passage.text if text is None else text}"
+    return f"{title}\n{' › '.join(passage.heading_path)}\n{passage.text}"
 
 
 def window_inputs(f: ExtractedFile, passage: Passage) -> list[str]:
-    """The embedder inputs of the passage's sentence windows (chunking.windows).
-    A passage that is one window is its own window: same input, one vector."""
+    """The embedder inputs of the passage's sentence windows (chunking.windows):
+    the bare sentences, without the title and headings the passage vector
+    already carries: a leg that sees only the sentences disagrees usefully
+    with the passage leg, and is cheaper to embed (benchmarks/tried.md). A
+    passage that is one window is its own window: same input, one vector."""
     parts = windows(passage.text)
     if len(parts) <= 1:
         return [embedding_input(f, passage)]
-    return [embedding_input(f, passage, w) for w in parts]
+    return parts

@@ -79,6 +79,17 @@ class SearchError(Exception):
     """A search that cannot run; the message says what to do, in Swedish."""
 
 
+def query_problem(query: str, config: SearchConfig = SEARCH) -> str | None:
+    """Why this query cannot be searched, in Swedish, or None: the one check
+    the CLI, the API and the app share."""
+    if len(query) > config.max_query_chars:
+        return (f"Frågan är för lång ({len(query)} tecken; högst {config.max_query_chars}). "
+                "Korta den till det viktigaste.")
+    if any("\udc80" <= ch <= "\udcff" for ch in query):  # bytes that were not UTF-8 (surrogateescape)
+        return "Frågan innehåller tecken som inte är giltig UTF-8; skriv om den eller byt teckenkodning i terminalen."
+    return None
+
+
 def identifiers(query: str) -> list[str]:
     """Query terms that must match verbatim: case numbers and codes (2019/475,
     KS-2025-00970, 20RS10323) and numbers of three or more digits that are not
@@ -183,6 +194,8 @@ class Searcher:
         leg's evidence kept for the cut-off and the learned fusion."""
         if mode not in MODES:
             raise SearchError(f"okänt sökläge {mode!r}; välj bland {', '.join(MODES)}")
+        if problem := query_problem(query, self.config):
+            raise SearchError(problem)
         depth = depth or self.config.candidates
         allowed = self.allowed_ids(filters)
         backend = self.backend

@@ -125,15 +125,16 @@ def counts(db: sqlite3.Connection) -> tuple[int, int]:
     return int(files), int(passages)
 
 
-def file_row(index_dir: Path, file_id: int) -> tuple[int, str, str, str, str | None] | None:
-    """(id, path, root, relpath, title) of one indexed file, or None (no such
-    file, or no readable index)."""
+def file_row(index_dir: Path, file_id: int) -> tuple[int, str, str, str, str | None, str] | None:
+    """(id, path, root, relpath, title, sha256) of one indexed file, or None
+    (no such file, an id no SQLite integer can hold, or no readable index)."""
     db_path = Path(index_dir) / "sok.sqlite"
-    if not db_path.is_file():
+    if not db_path.is_file() or not 0 < int(file_id) < 2**63:
         return None
     try:
         with readonly(index_dir) as db:
-            row = db.execute("SELECT id, path, root, relpath, title FROM files WHERE id=?", (int(file_id),)).fetchone()
+            row = db.execute("SELECT id, path, root, relpath, title, sha256 FROM files WHERE id=?",
+                             (int(file_id),)).fetchone()
     except sqlite3.Error:
         return None
     return tuple(row) if row else None  # type: ignore[return-value]

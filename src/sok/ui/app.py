@@ -78,7 +78,7 @@ def engine_or_stop(index_dir: Path) -> w.Engine:
         with engine.lock:
             engine.searcher.refresh()
     except (SearchError, StoreError, OSError) as exc:
-        st.error(str(exc))
+        st.error(w.plain(exc))
         st.stop()
     return engine
 
@@ -218,14 +218,20 @@ def answer_view(db: Any, engine: w.Engine, results: w.Results, state: w.UiState,
 def search_view(index_dir: Path, db: Any, years: list[int]) -> w.UiState:
     """Search box first, then the engine: a first-time visitor sees the page
     at once and the loading message below the box while typing."""
+    from sok.config import SEARCH
+    from sok.query.search import query_problem
+
     left, right = st.columns([5, 1], vertical_alignment="bottom")
     left.text_input("Sökfråga", key="q", placeholder="Till exempel: Vad rapporterades om SIP?",
-                    label_visibility="collapsed")
+                    label_visibility="collapsed", max_chars=SEARCH.max_query_chars)
     right.radio("Läge", list(w.MODES), key="lage", format_func=w.MODES.get, horizontal=True,
                 label_visibility="collapsed")
     engine = engine_or_stop(index_dir)
     state = current_state(years)
     results = None
+    if state.q and (problem := query_problem(state.q)):  # a crafted URL: refused before the engine's lock
+        st.warning(w.plain(problem))
+        return state
     if state.q:
         with st.spinner("Söker …"), engine.lock:
             results = w.run_search(engine.searcher, state.q, w.to_filters(state))
@@ -271,7 +277,7 @@ def case_view(index_dir: Path, db: Any, years: list[int]) -> w.UiState:
     with engine.lock:
         entries = cases.case(engine.searcher.backend, state.case)
     if not entries:
-        st.info(f"Inget i indexet nämner ärendet {state.case}.")
+        st.info(f"Inget i indexet nämner ärendet {w.plain(state.case)}.")
         return state
     ids = reader.file_ids(db)
     st.caption(f"{len(entries)} handlingar och paragrafer, äldst först.")

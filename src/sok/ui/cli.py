@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import NoReturn
 
 from sok.config import DEFAULT_MODEL, LIMITS, LimitsConfig, default_index_dir
 from sok.embedding import EmbedderError, load_embedder
 from sok.index import Index
+from sok.language import iso_date
 from sok.query.evaluate import FOLDINGS, evaluate, evaluate_answers, evaluate_folds, fit_ranker, load_questions
 from sok.query.search import MODES, Searcher, SearchError
 from sok.records import Filters, Hit, pages_label
@@ -92,6 +95,36 @@ def cmd_index(args: argparse.Namespace) -> int:
             print(f"Trasigt textlager (ligaturer som försvunnit): {len(report.repaired_pages)} sidor i {len(files)} filer, "
                   f"{words} ord lagade, t.ex. \"at\" → \"att\". Sidorna märks i träffarna.")
     return status
+
+
+_DATE_ARG = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+
+
+def date_arg(value: str) -> str:
+    """--from / --to: a year, a month or a day that exists, else a usage error."""
+    m = _DATE_ARG.fullmatch(value.strip())
+    if not m or not iso_date(int(m[1]), int(m[2] or 1), int(m[3] or 1)):
+        raise argparse.ArgumentTypeError(f"ogiltigt datum {value!r}: skriv ÅÅÅÅ, ÅÅÅÅ-MM eller ÅÅÅÅ-MM-DD")
+    return value.strip()
+
+
+def count_arg(value: str) -> int:
+    """-k: a whole number of hits, 1-1000."""
+    try:
+        k = int(value)
+    except ValueError:
+        k = 0
+    if not 1 <= k <= 1000:
+        raise argparse.ArgumentTypeError(f"ogiltigt antal {value!r}: ange ett heltal från 1 till 1000")
+    return k
+
+
+class SwedishParser(argparse.ArgumentParser):
+    """argparse with its usage errors said in Swedish (exit code 2, as argparse)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"Fel: {message}\n")
 
 
 def _date_bound(value: str | None, end: bool) -> str | None:
@@ -319,7 +352,7 @@ def _eval_answers(searcher: Searcher, args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sok", description="Sök i nämnd- och fullmäktigehandlingar.")
+    parser = SwedishParser(prog="sok", description="Sök i nämnd- och fullmäktigehandlingar.")
     parser.add_argument("--index", default=str(default_index_dir()), help="indexmapp (standard ./index eller $SOK_INDEX)")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -337,14 +370,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", help="sök passager")
     p.add_argument("query")
-    p.add_argument("-k", type=int, default=10, help="antal träffar (standard 10)")
+    p.add_argument("-k", type=count_arg, default=10, help="antal träffar (standard 10)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--mode", choices=MODES, default="hybrid")
     p.add_argument("--cutoff", action="store_true", help="visa bara träffar över den kalibrerade relevanströskeln")
     p.add_argument("--organ", action="append", help="bara detta organ, t.ex. kommunstyrelsen (kan upprepas)")
     p.add_argument("--type", action="append", help="bara denna dokumenttyp, t.ex. protokoll (kan upprepas)")
-    p.add_argument("--from", dest="date_from", help="från datum (ÅÅÅÅ, ÅÅÅÅ-MM eller ÅÅÅÅ-MM-DD)")
-    p.add_argument("--to", dest="date_to", help="till och med datum")
+    p.add_argument("--from", dest="date_from", type=date_arg, help="från datum (ÅÅÅÅ, ÅÅÅÅ-MM eller ÅÅÅÅ-MM-DD)")
+    p.add_argument("--to", dest="date_to", type=date_arg, help="till och med datum")
     p.add_argument("--case", help="bara ärendet med detta diarienummer, t.ex. \"KFKS 2019/475\"")
     p.add_argument("--decisions", action="store_true", help="endast beslut (beslutstext i protokoll)")
     p.set_defaults(func=cmd_search)
@@ -364,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("timeline", help="relevanta passager per sammanträdesdatum och organ")
     p.add_argument("query")
-    p.add_argument("-k", type=int, default=100, help="antal kandidater som vägs in (standard 100)")
+    p.add_argument("-k", type=count_arg, default=100, help="antal kandidater som vägs in (standard 100)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_timeline)
 

@@ -21,6 +21,8 @@ from sok.store import reader
 
 SERVED = {".pdf": "application/pdf", ".md": "text", ".markdown": "text", ".txt": "text"}
 NOT_FOUND = "Filen finns inte i indexet eller ligger utanför de indexerade mapparna."
+CHANGED = ("Filen har ändrats sedan den indexerades, så citatens sidor och text kan vara fel. "
+           "Kör  sok index  igen så att indexet följer filen.")
 _TEXT_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
 
 
@@ -31,6 +33,7 @@ class IndexedFile:
     relpath: str
     title: str
     kind: str  # "pdf" or "text"
+    sha256: str  # of the version that was indexed
 
 
 def index_dir() -> Path:
@@ -62,7 +65,7 @@ def lookup(index: Path, file_id: int) -> IndexedFile | None:
     if real is None:
         return None
     kind = "pdf" if SERVED[real.suffix.lower()] == "application/pdf" else "text"
-    return IndexedFile(id=row[0], path=real, relpath=row[3], title=row[4] or "", kind=kind)
+    return IndexedFile(id=row[0], path=real, relpath=row[3], title=row[4] or "", kind=kind, sha256=row[5])
 
 
 def text_page(f: IndexedFile) -> str:
@@ -90,12 +93,22 @@ def text_page(f: IndexedFile) -> str:
 
 
 def serve(request: Any) -> Any:
-    """GET /fil/{file_id}: the original PDF, or a page view of a text file."""
+    """GET /fil/{file_id}: the original PDF, or a page view of a text file;
+    only the version that was indexed (its sha256), so a cited page is the
+    page that was read."""
     from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse
+
+    from sok.ingest.extract import sha256_file
 
     f = lookup(index_dir(), request.path_params["file_id"])
     if f is None:
         return PlainTextResponse(NOT_FOUND, status_code=404)
+    try:
+        unchanged = sha256_file(f.path) == f.sha256
+    except OSError:
+        return PlainTextResponse(NOT_FOUND, status_code=404)
+    if not unchanged:  # a citation must never point into a different version
+        return PlainTextResponse(CHANGED, status_code=409)
     headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"}
     if f.kind == "pdf":
         return FileResponse(f.path, media_type="application/pdf", headers=headers,

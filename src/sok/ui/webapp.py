@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -204,6 +205,17 @@ def per_organ(hits: Iterable[Hit]) -> str:
 def esc(value: object) -> str:
     """HTML-escape anything shown from the records (quotes included)."""
     return html.escape("" if value is None else str(value), quote=True)
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$&:])")
+
+
+def plain(value: object) -> str:
+    """Text for Streamlit's Markdown elements (st.info, st.error, ...) shown
+    as typed: every Markdown and HTML character backslash-escaped, so a
+    string from the URL (`?arende=![x](http://...)`) can never become a link,
+    an image request or markup."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", "" if value is None else str(value))
 
 
 def label(name: str | None) -> str:
