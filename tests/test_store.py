@@ -13,7 +13,7 @@ def _file(path: str) -> ExtractedFile:
 
 
 def test_transaction_is_all_or_nothing(tmp_path):
-    store = Store(tmp_path)
+    store = Store(tmp_path, writer=True)
     passage = Passage(0, "text", 1, 1, 0, 4, ["Rubrik"])
     with pytest.raises(RuntimeError):
         with store.transaction():
@@ -30,7 +30,7 @@ def test_transaction_is_all_or_nothing(tmp_path):
 
 
 def test_deleting_a_file_cascades_and_cache_survives(tmp_path):
-    store = Store(tmp_path)
+    store = Store(tmp_path, writer=True)
     with store.transaction():
         store.add_file(tmp_path, _file("/x/a.md"), [Passage(0, "text", 1, 1, 0, 4)], ["h1"])
     store.put_vectors("m", ["h1"], np.ones((1, 4), np.float32))
@@ -43,7 +43,7 @@ def test_deleting_a_file_cascades_and_cache_survives(tmp_path):
 
 
 def test_older_format_is_refused_by_readers_and_migrated_by_the_writer(tmp_path):
-    store = Store(tmp_path)
+    store = Store(tmp_path, writer=True)
     store.put_vectors("m", ["h1"], np.ones((1, 4), np.float32))
     store.set_meta("schema_version", "1")
     store.db.commit()
@@ -55,7 +55,7 @@ def test_older_format_is_refused_by_readers_and_migrated_by_the_writer(tmp_path)
 
 
 def test_link_meetings_dates_a_tjansteskrivelse_by_the_protokoll_that_lists_its_case(tmp_path):
-    store = Store(tmp_path)
+    store = Store(tmp_path, writer=True)
     tjskr = LogicalDocument("Nedläggning", "tjänsteskrivelse", None, "Nacka kommun", None, ["KFKS 2024/1"], [], 1, 1,
                             document_date="2023-12-10")
     f = ExtractedFile(path="/x/t.md", relpath="t.md", sha256="1" * 64, size=10, kind="md", pages=[Page(1, "t", "t")],

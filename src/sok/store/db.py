@@ -5,12 +5,16 @@ never leave a search reading half an update."""
 
 from __future__ import annotations
 
+import errno
 import json
+import secrets
+import shutil
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
+from urllib.parse import quote
 
 import numpy as np
 
@@ -148,35 +152,111 @@ class StoreError(Exception):
     """An index this version cannot read; the message says what to do, in Swedish."""
 
 
+def _connect(path: Path, writer: bool) -> sqlite3.Connection:
+    """The writer opens for writing (WAL, so readers go on during a run). A
+    reader opens read-only and changes nothing on disk, so an index on a
+    read-only mount or a shared drive can be searched; where even the WAL's
+    shared-memory file cannot be made there, it reads the file as immutable."""
+    if writer:
+        db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    db = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:  # no -shm beside a WAL database on a read-only mount
+        db.close()
+        db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?immutable=1", uri=True, timeout=30,
+                             check_same_thread=False)
+    return db
+
+
+def _nearly_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < 1_000_000
+    except OSError:
+        return False
+
+
+def problem_message(exc: BaseException, path: Path | None = None) -> str | None:
+    """A sentence for a storage failure that says what happened and what to do
+    (None for anything else): the disk is full, the index is read-only, or a
+    database file is damaged. The previous index is intact in every case,
+    since a run lands in one transaction."""
+    where = path or getattr(exc, "filename", None) or "indexmappen"
+    text = str(exc).lower()
+    # SQLite often says only "disk I/O error" when it cannot grow its WAL on a full disk
+    full = "disk i/o error" in text and path is not None and _nearly_full(Path(path).parent)
+    if getattr(exc, "errno", None) == errno.ENOSPC or "disk is full" in text or "no space left" in text or full:
+        return (f"Disken är full ({where}). Inget gick förlorat: det tidigare indexet är orört och går att söka i. "
+                "Frigör utrymme och kör kommandot igen.")
+    if getattr(exc, "errno", None) in (errno.EROFS, errno.EACCES, errno.EPERM) or "readonly" in text:
+        return (f"Ingen skrivrätt till {where}: indexet kan sökas men inte uppdateras här. "
+                "Kör  sok index  där indexmappen är skrivbar, eller välj ett annat --index.")
+    if isinstance(exc, sqlite3.DatabaseError):
+        return (f"Indexfilen {where} kan inte läsas ({exc}). Kör  sok doctor  för att se vad som kan lagas; "
+                "hjälper inte det, radera indexmappen och kör  sok index MAPP  igen.")
+    return None
+
+
 class Store:
     def __init__(self, index_dir: Path, writer: bool = False) -> None:
         """A reader refuses an index of an older format; the writer (`sok index`)
-        migrates it by re-reading every file, while the embedding cache is kept."""
+        migrates it by re-reading every file, while the embedding cache is kept.
+        A damaged or unreadable database is a StoreError that says what to do."""
         self.dir = Path(index_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        if not writer and not (self.dir / "sok.sqlite").is_file():
+            raise StoreError(f"Det finns inget index i {self.dir}. Skapa det med  sok index MAPP")
+        for name, opener in (("sok.sqlite", self._open_store), ("embeddings.sqlite", self._open_cache)):
+            try:
+                opener(writer)
+            except (sqlite3.DatabaseError, StoreError) as exc:
+                self.close()
+                if isinstance(exc, StoreError):
+                    raise
+                raise StoreError(problem_message(exc, self.dir / name)) from None
+
+    def _open_store(self, writer: bool) -> None:
+        if writer:
+            self.dir.mkdir(parents=True, exist_ok=True)
         # check_same_thread=False: the app (Streamlit) reruns its script on new threads
         # with one cached Searcher; callers serialise use of a Store themselves.
-        self.db = sqlite3.connect(self.dir / "sok.sqlite", timeout=30, check_same_thread=False)
+        self.db = _connect(self.dir / "sok.sqlite", writer)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        if writer:
+            self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         version = self.get_meta("schema_version")
         if version is not None and version != str(SCHEMA_VERSION):
             if not writer:
-                self.db.close()
                 raise StoreError(f"Indexet i {self.dir} har ett äldre format. Kör  sok index  för att uppdatera det.")
             self.db.executescript(
                 "DROP TABLE IF EXISTS windows; DROP TABLE IF EXISTS passages; DROP TABLE IF EXISTS documents; DROP TABLE IF EXISTS pages;"
                 "DROP TABLE IF EXISTS files; DELETE FROM meta WHERE key = 'pipeline_version';"
             )
+        if not writer:
+            if version is None:
+                raise StoreError(f"Indexet i {self.dir} är tomt eller ofullständigt. Kör  sok index MAPP")
+            return
         self.db.executescript(_SCHEMA)
         if version != str(SCHEMA_VERSION):
             self.set_meta("schema_version", str(SCHEMA_VERSION))
-            self.db.commit()
-        self.cache = sqlite3.connect(self.dir / "embeddings.sqlite", timeout=30, check_same_thread=False)
-        self.cache.execute("PRAGMA journal_mode=WAL")
-        self.cache.executescript(_CACHE_SCHEMA)
+        if self.get_meta("index_id") is None:
+            # names this store in the derived files' stamp: a store made anew
+            # restarts its generations and must not inherit the old files
+            self.set_meta("index_id", secrets.token_hex(8))
+        self.db.commit()
+
+    def _open_cache(self, writer: bool) -> None:
+        path = self.dir / "embeddings.sqlite"
+        if writer or path.is_file():
+            self.cache = _connect(path, writer)
+        else:  # a reader of an index whose cache is gone: the FAISS files still serve, and nothing is written
+            self.cache = sqlite3.connect(":memory:", check_same_thread=False)
+        if writer or not path.is_file():
+            self.cache.executescript(_CACHE_SCHEMA)
+        self.cache.execute("SELECT count(*) FROM sqlite_master").fetchone()  # a damaged file fails here, not later
         if writer:
             self._move_old_cache()
 
@@ -193,8 +273,9 @@ class Store:
         self.db.commit()
 
     def close(self) -> None:
-        self.db.close()
-        self.cache.close()
+        for name in ("db", "cache"):  # either may be missing when opening failed
+            if (db := getattr(self, name, None)) is not None:
+                db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -302,6 +383,16 @@ class Store:
             [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in zip(hashes, vectors)],
         )
         self.cache.commit()
+
+    def files_lacking_vectors(self, model: str) -> set[int]:
+        """Files with a passage or window whose vector the cache lacks (its file
+        was deleted or replaced): the writer reads them again, so no passage
+        silently drops out of dense search."""
+        rows = self.db.execute("SELECT file_id, text_hash FROM passages UNION ALL "
+                               "SELECT p.file_id, w.text_hash FROM windows w JOIN passages p ON p.id = w.passage_id"
+                               ).fetchall()
+        cached = self.cached_hashes(model, (r[1] for r in rows))
+        return {r[0] for r in rows if r[1] not in cached}
 
     def passage_vectors(self, model: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
         """(passage ids, vectors) of every passage with a cached vector, in id order."""
@@ -435,6 +526,11 @@ class Store:
     def roots(self) -> list[Path]:
         """The folders indexed so far."""
         return [Path(r[0]) for r in self.db.execute("SELECT DISTINCT root FROM files")]
+
+    def roots_of(self, file_ids: Iterable[int]) -> list[Path]:
+        """The folders these files were indexed from."""
+        wanted = set(file_ids)
+        return sorted({Path(r[1]) for r in self.db.execute("SELECT id, root FROM files") if r[0] in wanted})
 
     def status(self) -> IndexStatus:
         def by(column: str) -> dict[str, int]:

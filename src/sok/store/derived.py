@@ -12,10 +12,18 @@ the generation. Because the diff is taken against what the index really
 holds (read from its fast fields), not against a record of what was meant
 to happen, a crash at any point leaves a state the next sync repairs: an
 uncommitted batch vanishes, a committed but unstamped one diffs to nothing.
-Adding an id always deletes it first, so no entry is ever duplicated."""
+Adding an id always deletes it first, so no entry is ever duplicated.
+
+The stamp also names the store it was made from (a random index id, so a
+recreated store whose generation happens to equal the old one is not taken
+for it) and the size and sha256 of every derived file. Random bytes in a
+FAISS file or a tantivy segment change no size and raise nothing, and would
+silently drop passages from search; a checksum catches them, so a reader
+works from the store instead and the next `sok index` rebuilds the file."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -23,7 +31,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -111,7 +119,7 @@ def _open_persistent(folder: Path) -> TantivyIndex:
     try:
         if json.loads((folder / _FORMAT).read_text()) == fmt:
             return TantivyIndex.open(folder)
-    except (OSError, ValueError):
+    except Exception:  # missing, of another format, or unreadable (tantivy raises ValueError or others)
         pass
     shutil.rmtree(folder, ignore_errors=True)
     index = TantivyIndex.open(folder, create=True)
@@ -157,20 +165,68 @@ def build(store: Store) -> Derived:
     return Derived(lexical, _vectors(store), store.generation, _vectors(store, windows=True))
 
 
-def _stamp(index_dir: Path) -> int | None:
+def _stamp(index_dir: Path) -> dict[str, Any] | None:
     try:
         stamp = json.loads((index_dir / STAMP).read_text())
     except (OSError, ValueError):
         return None
-    return stamp.get("generation") if stamp.get("lexical_version") == LEXICAL_VERSION else None
+    return stamp if isinstance(stamp, dict) and stamp.get("lexical_version") == LEXICAL_VERSION else None
+
+
+def _digest(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _derived_files(index_dir: Path, generation: int) -> list[Path]:
+    """The files a reader loads: both FAISS files and the lexical folder's
+    (tantivy's dot-files, its locks and bookkeeping, are not read for search)."""
+    folder = index_dir / LEXICAL_DIR
+    lexical = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")) if folder.is_dir() else []
+    return [_vectors_path(index_dir, generation), _windows_path(index_dir, generation), *lexical]
+
+
+def manifest(index_dir: Path, generation: int) -> dict[str, dict[str, Any]]:
+    """Size and sha256 of every derived file, by path relative to the index folder."""
+    return {p.relative_to(index_dir).as_posix(): {"size": p.stat().st_size, "sha256": _digest(p)}
+            for p in _derived_files(index_dir, generation)}
+
+
+@dataclass
+class Check:
+    """What the derived files on disk are worth to this store."""
+
+    current: bool  # stamped for this store and its generation
+    damaged: list[str]  # files of the stamp that are missing or differ from their checksum
+
+    @property
+    def usable(self) -> bool:
+        return self.current and not self.damaged
+
+
+def check(store: Store) -> Check:
+    """Compare the stamp with the store and every file with its checksum. A
+    stale stamp is normal (a run between its commit and its index writes);
+    damage is not, and is reported by file name."""
+    stamp = _stamp(store.dir)
+    if stamp is None or stamp.get("generation") != store.generation or stamp.get("index_id") != store.get_meta("index_id"):
+        return Check(False, [])
+    if not (store.dir / LEXICAL_DIR / "meta.json").exists():  # a deleted folder is rebuilt by the next run
+        return Check(True, [LEXICAL_DIR])
+    damaged = []
+    for name, want in (stamp.get("files") or {}).items():
+        path = store.dir / name
+        try:
+            if path.stat().st_size != want["size"] or _digest(path) != want["sha256"]:
+                damaged.append(name)
+        except OSError:
+            damaged.append(name)
+    return Check(True, damaged)
 
 
 def is_current(store: Store) -> bool:
-    """Both files stamped with the store's generation (and the lexical folder
-    still there, so a deleted folder is rebuilt by the next run)."""
-    return (_vectors_path(store.dir, store.generation).exists() and _windows_path(store.dir, store.generation).exists()
-            and _stamp(store.dir) == store.generation
-            and (store.dir / LEXICAL_DIR / "meta.json").exists())
+    """Files stamped for this store's generation, each as it was written."""
+    return check(store).usable
 
 
 def write(store: Store, derived: Derived) -> None:
@@ -183,7 +239,9 @@ def write(store: Store, derived: Derived) -> None:
         index.save(tmp)
         os.replace(tmp, path)
         keep.append(path)
-    _write_json(store.dir / STAMP, {"generation": derived.generation, "lexical_version": LEXICAL_VERSION})
+    _write_json(store.dir / STAMP, {"generation": derived.generation, "lexical_version": LEXICAL_VERSION,
+                                    "index_id": store.get_meta("index_id"),
+                                    "files": manifest(store.dir, derived.generation)})
     for old in [*store.dir.glob("vectors-*.faiss"), *store.dir.glob("windows-*.faiss")]:
         if old not in keep:
             old.unlink(missing_ok=True)
@@ -191,14 +249,14 @@ def write(store: Store, derived: Derived) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _lexical_for_reader(store: Store) -> TantivyIndex:
+def _lexical_for_reader(store: Store, trust_disk: bool = True) -> TantivyIndex:
     """A reader never writes: it uses the index on disk when that holds exactly
     the store's passages (say, committed but not yet stamped), otherwise an
     in-memory index built from the store."""
     folder = store.dir / LEXICAL_DIR
     keys = store_keys(store)
     try:
-        if json.loads((folder / _FORMAT).read_text()) == {"lexical_version": LEXICAL_VERSION}:
+        if trust_disk and json.loads((folder / _FORMAT).read_text()) == {"lexical_version": LEXICAL_VERSION}:
             on_disk = TantivyIndex.open(folder)
             if not diff(on_disk, keys):
                 return on_disk
@@ -209,14 +267,26 @@ def _lexical_for_reader(store: Store) -> TantivyIndex:
     return TantivyIndex.build([e[0] for e in entries], [e[1] for e in entries], keys=[e[2] for e in entries])
 
 
+def notice(message: str) -> None:
+    """One line on stderr for whoever runs the reader (the terminal, the app's log)."""
+    print(f"sok: {message}", file=sys.stderr, flush=True)
+
+
 def load(store: Store) -> Derived:
-    """The current files, or an in-memory rebuild when they are missing or stale."""
+    """The current files, or an in-memory rebuild from the store when they
+    are missing, stale, damaged or unreadable (damage is said, and left for
+    the next `sok index` to repair: a reader never writes)."""
     generation = store.generation
-    if not is_current(store):
-        return Derived(_lexical_for_reader(store), _vectors(store), generation, _vectors(store, windows=True))
-    try:
-        lexical = TantivyIndex.open(store.dir / LEXICAL_DIR)
-    except Exception:  # unreadable on disk (tantivy raises ValueError or others): serve from the store
-        lexical = _lexical_for_reader(store)
-    return Derived(lexical, VectorIndex.load(_vectors_path(store.dir, generation)), generation,
-                   VectorIndex.load(_windows_path(store.dir, generation)))
+    state = check(store)
+    if state.damaged:
+        notice(f"skadade indexfiler ({', '.join(state.damaged)}): söker från lagret tills  sok index  har byggt om dem.")
+    if state.usable:
+        try:
+            return Derived(TantivyIndex.open(store.dir / LEXICAL_DIR),
+                           VectorIndex.load(_vectors_path(store.dir, generation)), generation,
+                           VectorIndex.load(_windows_path(store.dir, generation)))
+        except Exception as exc:  # tantivy raises ValueError or others, faiss RuntimeError
+            notice(f"indexfilerna kan inte läsas ({exc}): söker från lagret tills  sok index  har byggt om dem.")
+    lexical_ok = not any(name.startswith(LEXICAL_DIR) for name in state.damaged)
+    return Derived(_lexical_for_reader(store, trust_disk=lexical_ok), _vectors(store), generation,
+                   _vectors(store, windows=True))

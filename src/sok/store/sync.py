@@ -10,12 +10,16 @@ through a bounded buffer, so memory does not grow with the number of files."""
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import sqlite3
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
+from urllib.parse import quote
 
 from filelock import FileLock, Timeout
 from tqdm import tqdm
@@ -55,6 +59,7 @@ class SyncReport:
     linked: int = 0  # documents whose meeting was found through a case number
     seconds: dict[str, float] = field(default_factory=dict)
     route: str | None = None  # the embedding route that ran (None: nothing needed embedding)
+    repaired: list[str] = field(default_factory=list)  # what was found damaged or missing and rebuilt
 
     @property
     def embed_rate(self) -> float | None:
@@ -70,7 +75,7 @@ class SyncReport:
             "repaired_pages": [list(e) for e in self.repaired_pages], "warnings": [list(w) for w in self.warnings],
             "pages": self.pages,
             "passages": self.passages, "windows": self.windows, "embedded": self.embedded, "linked": self.linked, "seconds": self.seconds,
-            "route": self.route, "embed_rate": self.embed_rate,
+            "route": self.route, "embed_rate": self.embed_rate, "repaired": self.repaired,
         }
 
 
@@ -172,6 +177,10 @@ def sync(
             check_model(store, model)
             stale_pipeline = store.get_meta("pipeline_version") != str(PIPELINE_VERSION)
             known = store.files_under(folder)
+            model_id = store.get_meta("model_id")
+            lacking = store.files_lacking_vectors(model_id) if model_id and known else set()
+            if lacking:
+                report.repaired.append(f"{len(lacking)} filer saknade vektorer i inbäddningscachen och läses om")
             awaiting_ocr = store.files_awaiting_ocr(folder) if ocr else set()
 
             t_scan = time.perf_counter()
@@ -180,7 +189,8 @@ def sync(
             for path in on_disk:
                 sha = sha256_file(path)
                 row = known.get(str(path.resolve()))
-                if row and row["sha256"] == sha and not stale_pipeline and row["path"] not in awaiting_ocr:
+                if (row and row["sha256"] == sha and not stale_pipeline and row["path"] not in awaiting_ocr
+                        and row["id"] not in lacking):
                     report.unchanged += 1
                 else:
                     todo.append((path, sha, row is not None))
@@ -272,7 +282,12 @@ def sync(
             report.seconds.update({k: round(v, 2) for k, v in seconds.items()})
 
             t0 = time.perf_counter()
-            if not derived.is_current(store):
+            state = derived.check(store)
+            if state.damaged:
+                report.repaired.append(f"skadade indexfiler byggdes om: {', '.join(state.damaged)}")
+                if any(name.startswith(derived.LEXICAL_DIR) for name in state.damaged):
+                    shutil.rmtree(store.dir / derived.LEXICAL_DIR, ignore_errors=True)
+            if not state.usable:
                 pause_point("index")
                 derived.write(store, derived.build(store))
             report.seconds["index"] = round(time.perf_counter() - t0, 2)
@@ -285,3 +300,83 @@ def sync(
         finally:
             store.close()
     return report
+
+
+@dataclass
+class Diagnosis:
+    """What `sok doctor` found, what it repaired, and what is left to the user."""
+
+    checked: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
+    advice: list[str] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.advice
+
+    def as_dict(self) -> dict:
+        return {"checked": self.checked, "repaired": self.repaired, "advice": self.advice, "healthy": self.healthy}
+
+
+def _quick_check(path: Path) -> str | None:
+    """SQLite's own page-level check of one database file: None when it is sound."""
+    try:
+        db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, timeout=30)
+        try:
+            result = [r[0] for r in db.execute("PRAGMA quick_check").fetchall()]
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    return None if result == ["ok"] else "; ".join(result[:3])
+
+
+def doctor(index_dir: Path) -> Diagnosis:
+    """Check the whole index and repair what can be repaired from what it
+    holds: a damaged embedding cache is set aside (its vectors are made again
+    by the next `sok index`), damaged or stale FAISS and tantivy files are
+    rebuilt from the store. A damaged store cannot be rebuilt from itself:
+    the advice says so. Runs under the writer's lock, like `sok index`."""
+    index_dir = Path(index_dir)
+    out = Diagnosis()
+    if not (index_dir / "sok.sqlite").is_file():
+        out.advice.append(f"Det finns inget index i {index_dir}. Skapa det med  sok index MAPP")
+        return out
+    with index_lock(index_dir):
+        problem = _quick_check(index_dir / "sok.sqlite")
+        out.checked.append("sok.sqlite (SQLite quick_check)")
+        if problem:
+            out.advice.append(f"Lagret sok.sqlite är skadat ({problem}). Radera indexmappen (spara gärna "
+                              "embeddings.sqlite, så bäddas inget in igen) och kör  sok index MAPP.")
+            return out
+        cache = index_dir / "embeddings.sqlite"
+        if cache.is_file():
+            out.checked.append("embeddings.sqlite (SQLite quick_check)")
+            if problem := _quick_check(cache):
+                aside = cache.with_name(f"embeddings.sqlite.skadad-{int(time.time())}")
+                for suffix in ("", "-wal", "-shm"):
+                    if Path(f"{cache}{suffix}").exists():
+                        os.replace(f"{cache}{suffix}", f"{aside}{suffix}")
+                out.repaired.append(f"den skadade inbäddningscachen ({problem}) flyttades till {aside.name}")
+        store = Store(index_dir, writer=True)
+        try:
+            model = store.get_meta("model_id")
+            lacking = store.files_lacking_vectors(model) if model else set()
+            out.checked.append("att varje passage och meningsfönster har en vektor")
+            if lacking:
+                roots = sorted({str(r) for r in store.roots_of(lacking)})
+                out.advice.append(f"{len(lacking)} filer saknar vektorer i inbäddningscachen; kör  sok index "
+                                  f"{' '.join(roots)}  så läses de om och bäddas in.")
+            state = derived.check(store)
+            out.checked.append("FAISS- och tantivy-filernas stämpel och kontrollsummor")
+            if state.damaged:
+                if any(name.startswith(derived.LEXICAL_DIR) for name in state.damaged):
+                    shutil.rmtree(store.dir / derived.LEXICAL_DIR, ignore_errors=True)
+                out.repaired.append(f"skadade indexfiler byggdes om: {', '.join(state.damaged)}")
+            elif not state.current:
+                out.repaired.append("indexfilerna var inaktuella och byggdes om från lagret")
+            if not state.usable:
+                derived.write(store, derived.build(store))
+        finally:
+            store.close()
+    return out

@@ -19,8 +19,8 @@ from sok.language import iso_date
 from sok.query.evaluate import FOLDINGS, evaluate, evaluate_answers, evaluate_folds, fit_ranker, load_questions
 from sok.query.search import MODES, Searcher, SearchError
 from sok.records import Filters, Hit, pages_label
-from sok.store.db import StoreError
-from sok.store.sync import IndexingError
+from sok.store.db import StoreError, problem_message
+from sok.store.sync import IndexingError, doctor
 
 
 def _mark(text: str, spans: list[tuple[int, int]], tty: bool) -> str:
@@ -83,6 +83,8 @@ def cmd_index(args: argparse.Namespace) -> int:
             print(f"  Misslyckades: {rel}: {reason}", file=sys.stderr)
         for rel, warning in report.warnings:
             print(f"  Varning: {rel}: {warning}", file=sys.stderr)
+        for line in report.repaired:
+            print(f"  Lagat: {line}", file=sys.stderr)
         if report.empty_pages:
             read = set(report.ocr_pages)
             hint = "" if args.ocr else " (läs dem med  sok index --ocr)"
@@ -225,6 +227,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
            "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
     print(f"Startar sok i webbläsaren: http://{args.host}:{args.port}  (avsluta med Ctrl+C)", flush=True)
     os.execve(sys.executable, cmd, env)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Exit 0 when the index is sound (or was repaired), 1 when something is left to do."""
+    diagnosis = doctor(Path(args.index))
+    if args.json:
+        print(json.dumps(diagnosis.as_dict(), ensure_ascii=False, indent=2))
+        return 0 if diagnosis.healthy else 1
+    for line in diagnosis.checked:
+        print(f"Kontrollerat: {line}")
+    for line in diagnosis.repaired:
+        print(f"Lagat: {line}")
+    for line in diagnosis.advice:
+        print(f"Att göra: {line}", file=sys.stderr)
+    if diagnosis.healthy:
+        print("Indexet är helt." if not diagnosis.repaired else "Indexet är lagat och helt.")
+    return 0 if diagnosis.healthy else 1
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -410,6 +429,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
 
+    p = sub.add_parser("doctor", help="kontrollera hela indexet och laga det som går")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_doctor)
+
     p = sub.add_parser("eval", help="utvärdera sökningen mot frågefiler (.jsonl)")
     p.add_argument("files", nargs="+")
     p.add_argument("-k", type=int, default=10)
@@ -436,6 +459,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped to `head` and the like: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as exc:  # no traceback reaches a user (SOK_DEBUG=1 shows it)
+        if os.environ.get("SOK_DEBUG"):
+            raise
+        message = problem_message(exc) or (
+            f"Oväntat fel ({type(exc).__name__}: {exc}). Det tidigare indexet är orört. "
+            "Kör kommandot igen med SOK_DEBUG=1 för detaljer och rapportera felet.")
+        print(f"Fel: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
