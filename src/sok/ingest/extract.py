@@ -6,7 +6,9 @@ of its `<!-- sida N -->` markers; plain text splits pages on form feeds."""
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from sok.config import LIMITS, SUPPORTED_SUFFIXES, LimitsConfig
@@ -31,19 +33,69 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def find_files(folder: Path) -> list[Path]:
-    """Every supported file under `folder`, in a stable order; hidden files skipped."""
-    found = []
+def display_name(path: Path | str) -> str:
+    """A file name as it can be printed and stored: bytes that are not UTF-8
+    (a Latin-1 name from a Windows share) shown as replacement characters."""
+    return os.fsencode(path).decode("utf-8", errors="replace")
+
+
+@dataclass
+class Scan:
+    """What a folder holds for indexing, and what it holds that is left out."""
+
+    files: list[Path]
+    bad_names: list[str]  # not UTF-8: could be neither stored nor cited (shown with replacement characters)
+    outside_links: list[str]  # links to files outside the folder, not followed
+
+
+def scan_folder(folder: Path, follow_links: bool = False) -> Scan:
+    """Every supported file under `folder` in a stable order (hidden files
+    skipped). A link to a file outside the folder is left out unless
+    `follow_links`: indexing it would show text from outside what was asked
+    for (and the file route refuses to serve it). A file reached twice
+    (a link to a file in the folder) is read once, under its real name."""
+    out = Scan([], [], [])
+    root = folder.resolve()
+    by_target: dict[Path, Path] = {}
     for p in sorted(folder.rglob("*")):
         rel = p.relative_to(folder)
         if any(part.startswith(".") for part in rel.parts):
             continue
-        if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES:
-            found.append(p)
-    return found
+        if not (p.suffix.lower() in SUPPORTED_SUFFIXES and p.is_file()):
+            continue
+        if str(rel) != display_name(rel):
+            out.bad_names.append(display_name(rel))
+        elif not follow_links and p.is_symlink() and not p.resolve().is_relative_to(root):
+            out.outside_links.append(str(rel))
+        else:
+            target = p.resolve()
+            if target not in by_target or by_target[target].is_symlink():
+                by_target[target] = p
+    out.files = sorted(by_target.values())
+    return out
 
 
-def _pdf_pages_pdfium(path: Path, max_pages: int) -> list[str]:
+def find_files(folder: Path) -> list[Path]:
+    """Every supported file under `folder` that `scan_folder` keeps."""
+    return scan_folder(folder).files
+
+
+def _check_chars(page: int, chars: int, total: int, limits: LimitsConfig) -> None:
+    """A page or a file whose text runs far past any real record is a text
+    bomb (or a generated dump): refused before it fills memory and the embedder."""
+    if chars > limits.max_page_chars:
+        raise ExtractionError(f"sidan {page} har {chars:,} tecken text, fler än gränsen {limits.max_page_chars:,} "
+                              "per sida (en textbomb eller en genererad fil?)".replace(",", " "))
+    _check_total(total, limits)
+
+
+def _check_total(total: int, limits: LimitsConfig) -> None:
+    if total > limits.max_chars:
+        raise ExtractionError(f"filen har mer än {limits.max_chars:,} tecken text (gränsen per fil); "
+                              "dela upp den eller kontrollera att den är en riktig handling".replace(",", " "))
+
+
+def _pdf_pages_pdfium(path: Path, limits: LimitsConfig) -> list[str]:
     import pypdfium2 as pdfium
 
     try:
@@ -54,11 +106,15 @@ def _pdf_pages_pdfium(path: Path, max_pages: int) -> list[str]:
             raise ExtractionError(f"PDF-filen är krypterad (lösenordsskyddad); {_ENCRYPTED_HINT}") from exc
         raise ExtractionError(f"PDF-filen kan inte läsas ({msg}); {_BROKEN_HINT}") from exc
     try:
-        _check_pages(len(doc), max_pages)
-        texts = []
+        _check_pages(len(doc), limits.max_pages)
+        texts: list[str] = []
+        total = 0
         for i in range(len(doc)):
             page = doc[i]
             textpage = page.get_textpage()
+            chars = textpage.count_chars()
+            total += chars
+            _check_chars(i + 1, chars, total, limits)
             texts.append(textpage.get_text_range())
             textpage.close()
             page.close()
@@ -72,7 +128,7 @@ def _check_pages(n: int, max_pages: int) -> None:
         raise ExtractionError(f"PDF-filen har {n} sidor, fler än gränsen {max_pages} (ändra med --max-pages)")
 
 
-def _pdf_pages_pypdf(path: Path, max_pages: int) -> list[str]:
+def _pdf_pages_pypdf(path: Path, limits: LimitsConfig) -> list[str]:
     import logging
 
     from pypdf import PdfReader
@@ -83,8 +139,14 @@ def _pdf_pages_pypdf(path: Path, max_pages: int) -> list[str]:
         reader = PdfReader(str(path))
         if reader.is_encrypted and not reader.decrypt(""):
             raise ExtractionError(f"PDF-filen är krypterad (lösenordsskyddad); {_ENCRYPTED_HINT}")
-        _check_pages(len(reader.pages), max_pages)
-        return [(page.extract_text() or "") for page in reader.pages]
+        _check_pages(len(reader.pages), limits.max_pages)
+        texts: list[str] = []
+        total = 0
+        for i, page in enumerate(reader.pages):
+            texts.append(page.extract_text() or "")
+            total += len(texts[-1])
+            _check_chars(i + 1, len(texts[-1]), total, limits)
+        return texts
     except ExtractionError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
@@ -98,12 +160,12 @@ def read_pdf(path: Path, limits: LimitsConfig = LIMITS) -> list[Page]:
     if path.stat().st_size == 0:
         raise ExtractionError("filen är tom (0 byte)")
     try:
-        texts = _pdf_pages_pdfium(path, limits.max_pages)
+        texts = _pdf_pages_pdfium(path, limits)
     except ExtractionError as first:
         if "krypterad" in str(first) or "gränsen" in str(first):
             raise
         try:
-            texts = _pdf_pages_pypdf(path, limits.max_pages)
+            texts = _pdf_pages_pypdf(path, limits)
         except ExtractionError:
             raise first from None
     if not texts:
@@ -160,6 +222,7 @@ def extract_file(
         pages, kind = read_pdf(path, limits), "pdf"
     elif suffix in SUPPORTED_SUFFIXES:
         pages, kind = read_text_file(path), ("md" if suffix != ".txt" else "txt")
+        _check_total(sum(len(page.text) for page in pages), limits)  # a text file's page may be the whole file
     else:
         raise ExtractionError(f"filtypen {suffix or '(ingen)'} stöds inte")
     warnings = _ocr_empty_pages(path, pages) if ocr and kind == "pdf" else []

@@ -27,9 +27,10 @@ from tqdm import tqdm
 from sok.config import EMBED_BATCH, FLUSH_PASSAGES, LIMITS, PIPELINE_VERSION, LimitsConfig
 from sok.embedding import Embedder, load_embedder, space_of
 from sok.ingest.clean import clean_pages
-from sok.ingest.extract import ExtractionError, extract_file, find_files, sha256_file
+from sok.ingest.extract import ExtractionError, extract_file, scan_folder, sha256_file
 from sok.ingest.ocr import OcrUnavailable
 from sok.ingest.ocr import check_available as check_ocr
+from sok.ingest.sandbox import Reader
 from sok.ingest.structure import embedding_input, structure, window_inputs
 from sok.records import ExtractedFile, Passage
 from sok.store import derived
@@ -102,11 +103,19 @@ def index_lock(index_dir: Path) -> Iterator[None]:
 
 
 def prepare(
-    path: Path, root: Path, sha: str, limits: LimitsConfig = LIMITS, ocr: bool = False
+    path: Path, root: Path, sha: str, limits: LimitsConfig = LIMITS, ocr: bool = False, reader: Reader | None = None
 ) -> tuple[ExtractedFile, list[Passage]]:
-    """Extract, clean and structure one file into passages. A file that changes
-    or disappears while it is read is skipped this run (its previous version,
-    if any, stays) and read whole next time."""
+    """Extract, clean and structure one file into passages; with `reader`, in
+    its budgeted child process (ingest/sandbox.py), so a text bomb or a crash
+    ends this file with a reason, not the run. A file that changes or
+    disappears while it is read is skipped this run (its previous version, if
+    any, stays) and read whole next time."""
+    if reader is not None:
+        return reader.run(_prepare, path, root, sha, limits, ocr, seconds=limits.max_seconds * (10 if ocr else 1))
+    return _prepare(path, root, sha, limits, ocr)
+
+
+def _prepare(path: Path, root: Path, sha: str, limits: LimitsConfig, ocr: bool) -> tuple[ExtractedFile, list[Passage]]:
     f = extract_file(path, root, sha, limits, ocr=ocr)
     try:
         unchanged = sha256_file(path) == sha
@@ -155,12 +164,14 @@ def sync(
     limits: LimitsConfig = LIMITS,
     ocr: bool = False,
     announce: Callable[[str], None] | None = None,
+    follow_links: bool = False,
 ) -> SyncReport:
     """Bring the index in `index_dir` up to date with `folder`. With `ocr`,
     pages without a text layer are read by OCR, in files already indexed too.
     `progress` draws the bars (files, then texts embedded: both with totals,
     rate and time left); `announce` is told which embedding route runs,
-    before its first batch, bars or not, since the route decides the speed."""
+    before its first batch, bars or not, since the route decides the speed.
+    With `follow_links`, links to files outside the folder are indexed too."""
     folder = Path(folder).resolve()
     if not folder.is_dir():
         raise IndexingError(f"Mappen {folder} finns inte; ange en mapp med handlingar:  sok index MAPP")
@@ -185,7 +196,13 @@ def sync(
 
             t_scan = time.perf_counter()
             todo: list[tuple[Path, str, bool]] = []  # path, sha, was indexed before
-            on_disk = find_files(folder)
+            scan = scan_folder(folder, follow_links)
+            on_disk = scan.files
+            report.failed.extend((name, "filnamnet är inte giltig UTF-8 (troligen Latin-1 från en Windows-resurs); "
+                                  "byt namn på filen, t.ex. med  convmv -f latin1 -t utf8 --notest")
+                                 for name in scan.bad_names)
+            report.warnings.extend((name, "länk till en fil utanför mappen; följs inte (indexera med --follow-links)")
+                                   for name in scan.outside_links)
             for path in on_disk:
                 sha = sha256_file(path)
                 row = known.get(str(path.resolve()))
@@ -239,13 +256,13 @@ def sync(
                 pending.clear()
 
             if todo or removed or stale_pipeline:
-                with store.transaction():
+                with store.transaction(), Reader(limits) as reader:
                     store.delete_files(removed.values())
                     report.removed = [str(Path(p).relative_to(folder)) for p in removed]
                     for path, sha, existed in files_bar:
                         t0 = time.perf_counter()
                         try:
-                            f, passages = prepare(path, folder, sha, limits, ocr)
+                            f, passages = prepare(path, folder, sha, limits, ocr, reader)
                         except ExtractionError as exc:
                             report.failed.append((str(path.relative_to(folder)), str(exc)))
                             continue

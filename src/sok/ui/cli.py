@@ -60,10 +60,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     status = 0
     for folder in folders:
         t0 = time.perf_counter()
-        limits = LimitsConfig(max_file_mb=args.max_mb, max_pages=args.max_pages)
+        limits = LimitsConfig(max_file_mb=args.max_mb, max_pages=args.max_pages, max_seconds=args.max_seconds,
+                              max_memory_mb=args.max_memory_mb)
         quiet = args.quiet or args.json
         report = index.sync(folder, model=args.model, progress=not quiet and sys.stderr.isatty(), limits=limits,
-                            ocr=args.ocr, embedder_factory=lambda spec: load_embedder(spec, device=args.device),
+                            ocr=args.ocr, follow_links=args.follow_links, embedder_factory=lambda spec: load_embedder(spec, device=args.device),
                             announce=None if quiet else lambda line: print(line, file=sys.stderr, flush=True))
         secs = time.perf_counter() - t0
         status = max(status, 1 if report.failed else 0)
@@ -384,7 +385,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="rapporten som JSON (tyst under körningen)")
     p.add_argument("--max-mb", type=float, default=LIMITS.max_file_mb, help=f"största filstorlek i MB (standard {LIMITS.max_file_mb:g})")
     p.add_argument("--max-pages", type=int, default=LIMITS.max_pages, help=f"största antal sidor per PDF (standard {LIMITS.max_pages})")
+    p.add_argument("--max-seconds", type=float, default=LIMITS.max_seconds,
+                   help=f"längsta lästid per fil i sekunder, tio gånger så lång med --ocr (standard {LIMITS.max_seconds:g})")
+    p.add_argument("--max-memory-mb", type=int, default=LIMITS.max_memory_mb,
+                   help=f"mest minne för att läsa en fil, i MB (standard {LIMITS.max_memory_mb})")
     p.add_argument("--ocr", action="store_true", help="läs sidor utan textlager med OCR (Tesseract, svenska)")
+    p.add_argument("--follow-links", action="store_true", help="indexera även länkar till filer utanför mappen")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", help="sök passager")
