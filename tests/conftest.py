@@ -61,32 +61,6 @@ def make_pdf(path: Path, pages: list[list[str]]) -> Path:
     return path
 
 
-def make_bomb_pdf(path: Path, n_pages: int, text_chars: int) -> Path:
-    """A PDF whose pages all draw one shared, Flate-compressed content stream
-    of about `text_chars` characters: a text bomb (a 117 KB file holding 30 MB
-    of text), or thousands of pages for the price of one."""
-    import zlib
-
-    line = b"(" + b"Textbomb " * 20 + b") Tj T* "
-    stream = zlib.compress(b"BT /F1 1 Tf 1 TL 0 800 Td " + line * max(1, text_chars // len(line)) + b"ET", 9)
-    objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
-            b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % (5 + i) for i in range(n_pages)) + b"] /Count %d >>" % n_pages,
-            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-            b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream"]
-    objs += [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
-             b" /Resources << /Font << /F1 3 0 R >> >> >>"] * n_pages
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for num, body in enumerate(objs, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % num + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1) + b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-    path.write_bytes(bytes(out))
-    return path
-
-
 REAL_FILES = [
     "region-orebro/2023_aterrapportering_beredning_for_nara_vard.md",
     "nacka/Kommunstyrelsen_2019_KS_2019-06-03_20_Fisksatraskolan_nedlaggning_20a_fisksatraskolan_nedlaggning_protokollsutdrag_KS_135.pdf",

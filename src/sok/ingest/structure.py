@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from sok.ingest.chunking import chunk_span, windows
-from sok.ingest.meeting import LogicalDocument, document_spans, passage_context, split_documents
+from sok.ingest.meeting import ItemIndex, LogicalDocument, document_spans, passage_context, split_documents
 from sok.language import find_case_numbers, resolve_dates
 from sok.records import ExtractedFile, Passage
 
@@ -47,18 +47,18 @@ def year_hint(doc: LogicalDocument, head: str) -> int | None:
 _DECISION_LINE = re.compile(r"^.{0,40}\bbeslut:?\s*$", re.IGNORECASE | re.MULTILINE)
 
 
-def _annotate(passage: Passage, doc: LogicalDocument, index: int, year: int | None) -> None:
-    item_no, part, decision = passage_context(doc, passage.page_start, passage.char_start)
+def _annotate(passage: Passage, doc: LogicalDocument, index: int, year: int | None, items: ItemIndex) -> None:
+    item_no, part, decision = passage_context(doc, passage.page_start, passage.char_start, items)
     # A passage that starts before its § (a page header) or before "Beslut" may still
     # belong to the § and hold its decision: look at its line starts too.
     if passage.page_start == passage.page_end:  # then text offsets are page offsets from char_start
         for m in re.finditer(r"^", passage.text, re.MULTILINE):
             if item_no:
                 break
-            item_no = passage_context(doc, passage.page_start, passage.char_start + m.start())[0]
+            item_no = passage_context(doc, passage.page_start, passage.char_start + m.start(), items)[0]
         for m in _DECISION_LINE.finditer(passage.text):
-            decision = decision or passage_context(doc, passage.page_start, passage.char_start + m.end() + 1)[2]
-    item = next((it for it in doc.items if it.number == item_no), None) if item_no else None
+            decision = decision or passage_context(doc, passage.page_start, passage.char_start + m.end() + 1, items)[2]
+    item = items.by_number.get(item_no) if item_no else None
     passage.document = index
     passage.item = f"§ {item_no}" if item_no and item_no.isdigit() and doc.doc_type != "kallelse" else item_no
     passage.item_title = item.title if item else None
@@ -76,8 +76,9 @@ def structure(f: ExtractedFile) -> list[Passage]:
     texts = {p.number: p.clean for p in f.pages}
     for index, doc in enumerate(f.documents):
         year = year_hint(doc, texts.get(doc.page_start, ""))
+        items = ItemIndex.of(doc)
         for passage in chunk_span(f.pages, list(document_spans(doc, f.pages))):
-            _annotate(passage, doc, index, year)
+            _annotate(passage, doc, index, year, items)
             passages.append(passage)
     for ordinal, passage in enumerate(passages):
         passage.ordinal = ordinal
