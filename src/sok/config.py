@@ -8,7 +8,7 @@ from pathlib import Path
 
 # Bump when extraction, cleaning or chunking changes what lands in the store:
 # an index built by an older version is then rebuilt on the next `sok index`.
-PIPELINE_VERSION = 10  # v10: sentence windows embedded without title and headings
+PIPELINE_VERSION = 11  # v10: sentence windows embedded without title and headings; v11: personnummer masked
 
 SUPPORTED_SUFFIXES = (".pdf", ".md", ".markdown", ".txt")
 
@@ -79,8 +79,9 @@ class LimitsConfig:
     max_chars: int = 20_000_000
     max_page_chars: int = 1_000_000
     # Each file is read in a child process (ingest/sandbox.py) with this much
-    # memory beyond its start and this much time (ten times as much with OCR).
-    max_memory_mb: int = 1024
+    # memory of its own (the real records here need at most ~105 MB) and this
+    # much time (ten times as much with OCR).
+    max_memory_mb: int = 768
     max_seconds: float = 300.0
 
 

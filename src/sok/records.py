@@ -16,6 +16,8 @@ class Page:
     clean: str = ""
     ocr: bool = False  # `text` was read by OCR: the page has no text layer of its own
     repaired: int = 0  # words repaired in `clean` (sok.ingest.textquality: a font that loses ligatures)
+    personnummer: int = 0  # found on the page (sok.ingest.personal), masked unless the index shows them
+    secret: bool = False  # the page says something on it is secret or redacted
 
     @property
     def is_empty(self) -> bool:

@@ -22,7 +22,7 @@ from sok.ingest.linking import DocRef, handled_at
 from sok.language import normalize_case_number
 from sok.records import ExtractedFile, Filters, Passage
 
-SCHEMA_VERSION = 5  # v2: documents and passage metadata; v3: meetings linked by case, OCR, text quality; v4: cache in its own file; v5: sentence windows
+SCHEMA_VERSION = 6  # v2: documents and passage metadata; v3: meetings linked by case, OCR, text quality; v4: cache in its own file; v5: sentence windows; v6: personal data per page
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS pages (
     is_empty INTEGER NOT NULL,
     source TEXT NOT NULL DEFAULT 'text',  -- 'text' (the PDF's text layer) or 'ocr'
     quality TEXT NOT NULL DEFAULT '{}',  -- JSON: unknown-word share, broken-ligature repairs
+    personal TEXT NOT NULL DEFAULT '{}',  -- JSON: personnummer found (masked unless shown), marked secret
     PRIMARY KEY (file_id, number)
 );
 CREATE TABLE IF NOT EXISTS documents (
@@ -146,6 +147,8 @@ class IndexStatus:
     empty_page_list: list[tuple[str, int, bool]]  # (file, page, read by OCR)
     repaired_page_list: list[tuple[str, int, int]]  # (file, page, words repaired)
     last_run: dict[str, Any] | None
+    personal_data: str  # "masked" (the default) or "shown" (sok index --show-personal-data)
+    personal_page_list: list[tuple[str, int, int, bool]]  # (file, page, personnummer, marked secret)
 
 
 class StoreError(Exception):
@@ -317,9 +320,12 @@ class Store:
         )
         file_id = cur.lastrowid
         self.db.executemany(
-            "INSERT INTO pages(file_id, number, text, clean, is_empty, source, quality) VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO pages(file_id, number, text, clean, is_empty, source, quality, personal)"
+            " VALUES (?,?,?,?,?,?,?,?)",
             [(file_id, p.number, p.text, p.clean, int(p.is_empty or p.ocr), "ocr" if p.ocr else "text",
-              _json({"repaired": p.repaired} if p.repaired else {})) for p in f.pages],
+              _json({"repaired": p.repaired} if p.repaired else {}),
+              _json({k: v for k, v in (("personnummer", p.personnummer), ("sekretess", p.secret)) if v}))
+             for p in f.pages],
         )
         doc_ids = []
         for i, d in enumerate(f.documents):
@@ -544,7 +550,8 @@ class Store:
             generation=self.generation, pipeline_version=self.get_meta("pipeline_version"),
             document_types=by("doc_type"), organs=by("organ"),
             empty_page_list=self.empty_pages(), repaired_page_list=self.repaired_pages(),
-            last_run=self.last_run(),
+            last_run=self.last_run(), personal_data=self.get_meta("personal_data") or "masked",
+            personal_page_list=self.personal_pages(),
         )
 
     def empty_pages(self) -> list[tuple[str, int, bool]]:
@@ -562,6 +569,16 @@ class Store:
             " JOIN files f ON f.id = p.file_id WHERE p.quality != '{}' ORDER BY f.relpath, p.number"
         )
         return [(r[0], r[1], int(r[2] or 0)) for r in rows]
+
+    def personal_pages(self) -> list[tuple[str, int, int, bool]]:
+        """(file, page, personnummer, marked secret) for every page with either:
+        the clerk's list of what the index withholds or should be checked."""
+        rows = self.db.execute(
+            "SELECT f.relpath, p.number, json_extract(p.personal, '$.personnummer'),"
+            " json_extract(p.personal, '$.sekretess') FROM pages p JOIN files f ON f.id = p.file_id"
+            " WHERE p.personal != '{}' ORDER BY f.relpath, p.number"
+        )
+        return [(r[0], r[1], int(r[2] or 0), bool(r[3])) for r in rows]
 
     def files_awaiting_ocr(self, root: Path) -> set[str]:
         """Paths of indexed files with pages that have no text layer and were not read by OCR."""

@@ -80,6 +80,10 @@ def years(db: sqlite3.Connection) -> list[int]:
     return sorted(int(r[0]) for r in rows if r[0] and r[0].isdigit())
 
 
+def _has_column(db: sqlite3.Connection, table: str, column: str) -> bool:
+    return any(r[1] == column for r in db.execute(f"PRAGMA table_info({table})"))
+
+
 def index_status(db: sqlite3.Connection) -> dict[str, Any]:
     """What `sok status` reports, read without a writer Store."""
     one = lambda q: db.execute(q).fetchone()[0]  # noqa: E731
@@ -98,7 +102,14 @@ def index_status(db: sqlite3.Connection) -> dict[str, Any]:
         "SELECT f.relpath, p.number, p.source FROM pages p JOIN files f ON f.id = p.file_id WHERE p.is_empty ORDER BY 1, 2"
     ):
         (ocr if r[2] == "ocr" else empty).setdefault(r[0], []).append(r[1])
+    personal = db.execute(
+        "SELECT f.relpath, p.number, json_extract(p.personal, '$.personnummer'), json_extract(p.personal, '$.sekretess')"
+        " FROM pages p JOIN files f ON f.id = p.file_id WHERE p.personal != '{}' ORDER BY 1, 2"
+    ).fetchall() if _has_column(db, "pages", "personal") else []
     return {
+        "personal_data": meta.get("personal_data") or "masked",
+        "personal_pages": [{"file": r[0], "page": r[1], "personnummer": int(r[2] or 0), "secret": bool(r[3])}
+                           for r in personal],
         "files": one("SELECT count(*) FROM files"),
         "pages": one("SELECT count(*) FROM pages"),
         "empty_pages": one("SELECT count(*) FROM pages WHERE is_empty"),

@@ -30,6 +30,7 @@ from sok.ingest.clean import clean_pages
 from sok.ingest.extract import ExtractionError, extract_file, scan_folder, sha256_file
 from sok.ingest.ocr import OcrUnavailable
 from sok.ingest.ocr import check_available as check_ocr
+from sok.ingest.personal import withhold
 from sok.ingest.sandbox import Reader
 from sok.ingest.structure import embedding_input, structure, window_inputs
 from sok.records import ExtractedFile, Passage
@@ -103,19 +104,23 @@ def index_lock(index_dir: Path) -> Iterator[None]:
 
 
 def prepare(
-    path: Path, root: Path, sha: str, limits: LimitsConfig = LIMITS, ocr: bool = False, reader: Reader | None = None
+    path: Path, root: Path, sha: str, limits: LimitsConfig = LIMITS, ocr: bool = False, reader: Reader | None = None,
+    show_personal: bool = False,
 ) -> tuple[ExtractedFile, list[Passage]]:
     """Extract, clean and structure one file into passages; with `reader`, in
     its budgeted child process (ingest/sandbox.py), so a text bomb or a crash
     ends this file with a reason, not the run. A file that changes or
     disappears while it is read is skipped this run (its previous version, if
-    any, stays) and read whole next time."""
+    any, stays) and read whole next time. Personnummer are masked in the
+    text (ingest/personal.py) unless `show_personal`."""
     if reader is not None:
-        return reader.run(_prepare, path, root, sha, limits, ocr, seconds=limits.max_seconds * (10 if ocr else 1))
-    return _prepare(path, root, sha, limits, ocr)
+        return reader.run(_prepare, path, root, sha, limits, ocr, show_personal,
+                          seconds=limits.max_seconds * (10 if ocr else 1))
+    return _prepare(path, root, sha, limits, ocr, show_personal)
 
 
-def _prepare(path: Path, root: Path, sha: str, limits: LimitsConfig, ocr: bool) -> tuple[ExtractedFile, list[Passage]]:
+def _prepare(path: Path, root: Path, sha: str, limits: LimitsConfig, ocr: bool,
+             show_personal: bool = False) -> tuple[ExtractedFile, list[Passage]]:
     f = extract_file(path, root, sha, limits, ocr=ocr)
     try:
         unchanged = sha256_file(path) == sha
@@ -124,6 +129,7 @@ def _prepare(path: Path, root: Path, sha: str, limits: LimitsConfig, ocr: bool) 
     if not unchanged:
         raise ExtractionError("filen ändrades eller försvann medan den lästes; den läses vid nästa körning")
     clean_pages(f.pages)
+    withhold(f.pages, show=show_personal)
     return f, structure(f)
 
 
@@ -165,13 +171,16 @@ def sync(
     ocr: bool = False,
     announce: Callable[[str], None] | None = None,
     follow_links: bool = False,
+    show_personal: bool = False,
 ) -> SyncReport:
     """Bring the index in `index_dir` up to date with `folder`. With `ocr`,
     pages without a text layer are read by OCR, in files already indexed too.
     `progress` draws the bars (files, then texts embedded: both with totals,
     rate and time left); `announce` is told which embedding route runs,
     before its first batch, bars or not, since the route decides the speed.
-    With `follow_links`, links to files outside the folder are indexed too."""
+    With `follow_links`, links to files outside the folder are indexed too;
+    with `show_personal`, personnummer are kept in the text (authorised local
+    use). Changing that setting re-reads every file."""
     folder = Path(folder).resolve()
     if not folder.is_dir():
         raise IndexingError(f"Mappen {folder} finns inte; ange en mapp med handlingar:  sok index MAPP")
@@ -186,7 +195,9 @@ def sync(
         store = Store(Path(index_dir), writer=True)
         try:
             check_model(store, model)
-            stale_pipeline = store.get_meta("pipeline_version") != str(PIPELINE_VERSION)
+            personal = "shown" if show_personal else "masked"
+            stale_pipeline = (store.get_meta("pipeline_version") != str(PIPELINE_VERSION)
+                              or store.get_meta("personal_data") not in (None, personal))
             known = store.files_under(folder)
             model_id = store.get_meta("model_id")
             lacking = store.files_lacking_vectors(model_id) if model_id and known else set()
@@ -262,7 +273,7 @@ def sync(
                     for path, sha, existed in files_bar:
                         t0 = time.perf_counter()
                         try:
-                            f, passages = prepare(path, folder, sha, limits, ocr, reader)
+                            f, passages = prepare(path, folder, sha, limits, ocr, reader, show_personal)
                         except ExtractionError as exc:
                             report.failed.append((str(path.relative_to(folder)), str(exc)))
                             continue
@@ -291,6 +302,7 @@ def sync(
                     if report.new or report.changed or removed or stale_pipeline:
                         store.set_meta("embedder", model)
                         store.set_meta("pipeline_version", str(PIPELINE_VERSION))
+                        store.set_meta("personal_data", personal)
                         store.set_meta("generation", str(store.generation + 1))
                     pause_point("store")
                     seconds["store"] += time.perf_counter() - t0

@@ -310,6 +310,15 @@ def index_view(db: Any, years: list[int]) -> w.UiState:
     if info["repaired_pages"]:
         st.markdown(f"**Lagat textlager:** {info['repaired_pages']} sidor där typsnittet tappat ligaturer"
                     " (\"at\" för \"att\") har lagats; träffar därifrån märks.")
+    if info["personal_pages"]:
+        numbers = sum(r["personnummer"] for r in info["personal_pages"])
+        shown = info["personal_data"] == "shown"
+        st.markdown(f"**Personuppgifter:** {numbers} personnummer, "
+                    + ("**visas** (indexet är byggt med `--show-personal-data`)" if shown else "dolda i all text")
+                    + "; sidor märkta sekretess eller bortredigerat bör granskas.")
+        st.dataframe([{"Fil": r["file"], "Sida": r["page"], "Personnummer": r["personnummer"],
+                       "Sekretess": "ja" if r["secret"] else ""} for r in info["personal_pages"]],
+                     hide_index=True, width="stretch")
     st.markdown("**Filer**")
     st.dataframe([{"Fil": r["relpath"], "Typ": r["kind"], "Sidor": r["n_pages"], "Utan text": r["empty"],
                    "Lagade sidor": r["repaired"],

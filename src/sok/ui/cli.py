@@ -64,7 +64,8 @@ def cmd_index(args: argparse.Namespace) -> int:
                               max_memory_mb=args.max_memory_mb)
         quiet = args.quiet or args.json
         report = index.sync(folder, model=args.model, progress=not quiet and sys.stderr.isatty(), limits=limits,
-                            ocr=args.ocr, follow_links=args.follow_links, embedder_factory=lambda spec: load_embedder(spec, device=args.device),
+                            ocr=args.ocr, follow_links=args.follow_links, show_personal=args.show_personal_data,
+                            embedder_factory=lambda spec: load_embedder(spec, device=args.device),
                             announce=None if quiet else lambda line: print(line, file=sys.stderr, flush=True))
         secs = time.perf_counter() - t0
         status = max(status, 1 if report.failed else 0)
@@ -272,23 +273,14 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"  utan textlager: {rel} s. {page}{' (läst med OCR)' if by_ocr else ''}")
     for rel, page, words in info.repaired_page_list:
         print(f"  lagat textlager: {rel} s. {page} ({words} ord)")
-    return 0
-    last = info["last_run"]
-    print(f"Index: {info['index']} ({info['size_bytes'] / 1e6:.1f} MB)")
-    print(f"Filer: {info['files']}  Sidor: {info['pages']}  Sidor utan textlager: {info['empty_pages']}"
-          f" (lästa med OCR: {info['ocr_pages']})  Lagat textlager: {info['repaired_pages']} sidor  Passager: {info['passages']}"
-          f"  Meningsfönster: {info['windows']}")
-    print(f"Logiska dokument: {info['documents']}  Typer: " + ", ".join(f"{k} {v}" for k, v in info["document_types"].items()))
-    print("Organ: " + ", ".join(f"{k} {v}" for k, v in info["organs"].items()))
-    print(f"Modell: {info['model']} (inbäddat med {info['route']})  Indexversion: {info['pipeline_version']}")
-    if last:
-        print(f"Senaste indexering: {last['finished']} ({last['folder']})")
-        for rel, reason in last.get("failed", []):
-            print(f"  kunde inte läsas: {rel}: {reason}")
-    for rel, page, by_ocr in info["empty_page_list"]:
-        print(f"  utan textlager: {rel} s. {page}{' (läst med OCR)' if by_ocr else ''}")
-    for rel, page, words in info["repaired_page_list"]:
-        print(f"  lagat textlager: {rel} s. {page} ({words} ord)")
+    numbers = sum(n for _, _, n, _ in info.personal_page_list)
+    secret = [(rel, page) for rel, page, _, marked in info.personal_page_list if marked]
+    shown = info.personal_data == "shown"
+    print(f"Personuppgifter: {numbers} personnummer {'VISAS (--show-personal-data)' if shown else 'dolda'}, "
+          f"{len(secret)} sidor märkta sekretess eller bortredigerat (granska dem)")
+    for rel, page, n, marked in info.personal_page_list:
+        what = ", ".join(x for x in (f"{n} personnummer" if n else "", "sekretess" if marked else "") if x)
+        print(f"  personuppgifter: {rel} s. {page} ({what})")
     return 0
 
 
@@ -391,6 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"mest minne för att läsa en fil, i MB (standard {LIMITS.max_memory_mb})")
     p.add_argument("--ocr", action="store_true", help="läs sidor utan textlager med OCR (Tesseract, svenska)")
     p.add_argument("--follow-links", action="store_true", help="indexera även länkar till filer utanför mappen")
+    p.add_argument("--show-personal-data", action="store_true",
+                   help="behåll personnummer i texten (bara för behörig lokal användning; läser om alla filer)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", help="sök passager")

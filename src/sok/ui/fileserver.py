@@ -70,14 +70,18 @@ def lookup(index: Path, file_id: int) -> IndexedFile | None:
 
 def text_page(f: IndexedFile) -> str:
     """A Markdown or text file as escaped HTML, one section per page, so
-    `#page=N` works for them as for PDFs; nothing in the file is interpreted."""
+    `#page=N` works for them as for PDFs; nothing in the file is interpreted.
+    Personnummer are masked as in the index, unless it was built to show them."""
     from sok.ingest.extract import read_text_file
+    from sok.ingest.personal import mask
 
+    shown = reader.read_meta(index_dir(), "personal_data") == "shown"
     sections = []
     for page in read_text_file(f.path):
+        text = page.text if shown else mask(page.text)[0]
         sections.append(
             f'<section id="page={page.number}"><h2>Sida {page.number}</h2>'
-            f"<pre>{html.escape(page.text)}</pre></section>"
+            f"<pre>{html.escape(text)}</pre></section>"
         )
     title = html.escape(f.title or f.relpath)
     return (
