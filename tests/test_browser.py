@@ -11,7 +11,7 @@ import re
 import sqlite3
 import sys
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
 
@@ -112,3 +112,20 @@ def test_open_pdf_page(server, page: Page):
         (path,) = db.execute("SELECT path FROM files WHERE id=?", (int(href.split("/fil/")[1].split("#")[0]),)).fetchone()
     assert response.body() == Path(path).read_bytes()  # the original, byte for byte
     assert page.request.get(f"{url}/fil/999999").status == 404
+
+
+def test_markdown_from_the_url_renders_as_plain_text(server, page: Page):
+    """The case view echoes the case number from the URL: an image that
+    would call home and a foreign link must show as the characters typed."""
+    url, _ = server
+    image, link = "![x](http://127.0.0.1:9/track.png)", "[Logga in här](http://evil.example/login)"
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(f"{url}/?vy=arende&arende={quote(image + ' ' + link)}")
+    notice = page.get_by_test_id("stAlert").filter(has_text="Inget i indexet nämner ärendet")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text(image)  # the characters themselves, not an image
+    expect(notice).to_contain_text(link)
+    assert notice.locator("img").count() == 0 and notice.locator("a").count() == 0
+    assert page.locator("a[href*='evil.example']").count() == 0
+    assert not [u for u in requested if "track.png" in u or "evil.example" in u]
