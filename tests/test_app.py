@@ -159,9 +159,9 @@ def test_case_from_the_url_is_shown_as_text_not_markdown(monkeypatch, real_index
     login link) reaches the page only as escaped text."""
     crafted = "![x](http://host/track.png) [Logga in här](http://evil.example/login)"
     at = app(monkeypatch, real_index[0], vy="arende", arende=crafted)
-    (info,) = [i.value for i in at.info if "nämner ärendet" in i.value]
-    assert "](" not in info and "http://" not in info  # no link or image syntax left for Markdown
-    assert webapp.plain(crafted) in info and "Logga in här" in info
+    (info,) = bodies(at, "nämner ärendet")
+    assert "sok-notice" in info and html.escape(crafted, quote=True) in info  # escaped, in HTML that links nothing
+    assert "<a" not in info and "<img" not in info
 
 
 def test_index_view(monkeypatch, real_index):

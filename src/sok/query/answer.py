@@ -136,7 +136,7 @@ def _score(searcher: Searcher, question: str, terms: QueryTerms, candidates: lis
     sentences are embedded and compared."""
     if terms.english:
         vecs = searcher.embedder.embed_passages([s for s, _ in candidates])
-        return vecs @ searcher.embedder.embed_query(question)
+        return vecs @ searcher.embed_query(question)
     frame = {t for t in terms.weights if t in _FRAME_TERMS}
     topic = QueryTerms({t: w * (cfg.frame_weight if t in frame else 1.0) for t, w in terms.weights.items()},
                        terms.english)

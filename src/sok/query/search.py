@@ -178,6 +178,12 @@ class Searcher:
                 )
         return self._embedder
 
+    def embed_query(self, query: str) -> np.ndarray:
+        """The query's vector, from its first `max_query_embed_words` words."""
+        words = query.split()
+        limit = self.config.max_query_embed_words
+        return self.embedder.embed_query(query if len(words) <= limit else " ".join(words[:limit]))
+
     def refresh(self) -> None:
         """Pick up a newer generation written by `sok index` since loading."""
         if self.backend.refresh():
@@ -199,7 +205,7 @@ class Searcher:
         depth = depth or self.config.candidates
         allowed = self.allowed_ids(filters)
         backend = self.backend
-        qvec = self.embedder.embed_query(query) if backend.vector_count() else None
+        qvec = self.embed_query(query) if backend.vector_count() else None
 
         def dense_legs() -> tuple[list[tuple[int, float]], list[tuple[int, float]], list[tuple[int, float]]]:
             if qvec is None:

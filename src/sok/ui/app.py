@@ -203,8 +203,7 @@ def answer_view(db: Any, engine: w.Engine, results: w.Results, state: w.UiState,
     from sok.query.search import snippet
     from sok.records import NO_ANSWER
 
-    with engine.lock:
-        answer = w.run_ask(engine.searcher, state.q, w.to_filters(state))
+    answer = w.run_ask(engine.searcher, state.q, w.to_filters(state))
     urls = {s.number: w.file_url(ids.get(s.path), s.page_start) for s in answer.sources}
     st.html(w.answer_html(answer, urls, NO_ANSWER))
     if answer.no_answer:
@@ -229,11 +228,11 @@ def search_view(index_dir: Path, db: Any, years: list[int]) -> w.UiState:
     engine = engine_or_stop(index_dir)
     state = current_state(years)
     results = None
-    if state.q and (problem := query_problem(state.q)):  # a crafted URL: refused before the engine's lock
+    if state.q and (problem := query_problem(state.q)):  # a crafted URL: refused before it costs anything
         st.warning(w.plain(problem))
         return state
     if state.q:
-        with st.spinner("Söker …"), engine.lock:
+        with st.spinner("Söker …"):
             results = w.run_search(engine.searcher, state.q, w.to_filters(state))
     if results is None:
         intro()
@@ -262,8 +261,7 @@ def search_view(index_dir: Path, db: Any, years: list[int]) -> w.UiState:
 def case_view(index_dir: Path, db: Any, years: list[int]) -> w.UiState:
     st.subheader("Ärende")
     engine = engine_or_stop(index_dir)
-    with engine.lock:
-        known = dict(cases.case_numbers(engine.searcher.backend)) if hasattr(cases, "case_numbers") else {}
+    known = dict(cases.case_numbers(engine.searcher.backend))
     options = list(known)
     chosen = st.session_state.get("arende_vy")
     if chosen and chosen not in options:
@@ -274,10 +272,9 @@ def case_view(index_dir: Path, db: Any, years: list[int]) -> w.UiState:
     state = current_state(years)
     if not state.case:
         return state
-    with engine.lock:
-        entries = cases.case(engine.searcher.backend, state.case)
+    entries = cases.case(engine.searcher.backend, state.case)
     if not entries:
-        st.info(f"Inget i indexet nämner ärendet {w.plain(state.case)}.")
+        st.html(w.notice(f"Inget i indexet nämner ärendet {state.case}."))
         return state
     ids = reader.file_ids(db)
     st.caption(f"{len(entries)} handlingar och paragrafer, äldst först.")

@@ -148,7 +148,14 @@ def index_key(index_dir: Path) -> tuple[str, int, int]:
 
 @dataclass
 class Engine:
-    """The loaded searcher and the lock that serialises its use across sessions."""
+    """The loaded searcher, shared by every session, and the lock that lets
+    one session at a time move it to a newer index generation. Searches,
+    answers and case lookups run side by side without it: tantivy, FAISS,
+    SQLite (serialised mode) and the query embedders release the GIL and keep
+    no state per call, and a reload swaps the indexes in one assignment, so a
+    search in flight finishes on the generation it started with; one heavy
+    query no longer holds up every other session (BENCHMARKS.md, "Concurrent
+    sessions")."""
 
     searcher: Any
     index_dir: Path
@@ -211,11 +218,19 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$&:])")
 
 
 def plain(value: object) -> str:
-    """Text for Streamlit's Markdown elements (st.info, st.error, ...) shown
-    as typed: every Markdown and HTML character backslash-escaped, so a
-    string from the URL (`?arende=![x](http://...)`) can never become a link,
-    an image request or markup."""
+    """Text of our own (an error message with a path in it) for Streamlit's
+    Markdown elements (st.error, st.warning): every Markdown and HTML
+    character backslash-escaped, so it cannot become markup or an image.
+    Streamlit still turns a bare URL into a link, so text a visitor controls
+    (the URL's parameters) goes through `notice` instead."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", "" if value is None else str(value))
+
+
+def notice(text: str) -> str:
+    """An info box as escaped HTML for st.html, which neither parses Markdown
+    nor links URLs: `?arende=![x](http://...) [Logga in](http://evil...)`
+    is shown as those characters, no image fetched and no link made."""
+    return f"<div class='sok-notice' role='status'>{esc(text)}</div>"
 
 
 def label(name: str | None) -> str:
@@ -393,6 +408,7 @@ CSS = """
 .sok-open{display:inline-block;padding:.2rem .65rem;border:1px solid #1d4ed8;border-radius:.4rem;color:#1d4ed8 !important;
   text-decoration:none !important;font-size:.88rem}
 .sok-open:hover{background:#eff6ff}
+.sok-notice{background:#eff6ff;color:#1e3a8a;border-radius:.5rem;padding:.8rem 1rem;overflow-wrap:anywhere}
 .sok-file{color:#6b7280;font-size:.8rem;word-break:break-all}
 .sok-dim{color:#6b7280;font-size:.85rem}
 .sok-weak{font-size:.75rem;color:#92400e;background:#fef3c7;border-radius:.3rem;padding:0 .35rem}
