@@ -200,7 +200,8 @@ def sync(
                               or store.get_meta("personal_data") not in (None, personal))
             known = store.files_under(folder)
             model_id = store.get_meta("model_id")
-            lacking = store.files_lacking_vectors(model_id) if model_id and known else set()
+            lacking = (store.files_lacking_vectors(model_id) & {row["id"] for row in known.values()}
+                       if model_id and known else set())  # this folder's; another folder's are read when it is synced
             if lacking:
                 report.repaired.append(f"{len(lacking)} filer saknade vektorer i inbäddningscachen och läses om")
             awaiting_ocr = store.files_awaiting_ocr(folder) if ocr else set()
