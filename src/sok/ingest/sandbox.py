@@ -51,8 +51,11 @@ def _limit_memory(megabytes: int) -> None:
     crash in C). The parent's watch on resident memory normally acts first."""
     if megabytes <= 0:
         return
-    with open("/proc/self/statm") as fh:
-        start = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    try:
+        with open("/proc/self/statm") as fh:
+            start = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):  # no /proc (not Linux): the parent's watch is all there is
+        return
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     want = start + 2 * megabytes * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (want if hard == resource.RLIM_INFINITY else min(want, hard), hard))
