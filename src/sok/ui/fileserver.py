@@ -70,21 +70,19 @@ def lookup(index: Path, file_id: int) -> IndexedFile | None:
     return IndexedFile(id=row[0], path=real, relpath=row[3], title=row[4] or "", kind=kind, sha256=row[5])
 
 
-def text_page(f: IndexedFile, pages: list[tuple[int, str]] | None = None, note: str = "") -> str:
+def text_page(f: IndexedFile, shown: bool, pages: list[tuple[int, str]] | None = None, note: str = "") -> str:
     """A Markdown or text file as escaped HTML, one section per page, so
     `#page=N` works for them as for PDFs; nothing in the file is interpreted.
-    Personnummer are masked as in the index, unless it was built to show them.
-    With `pages` ((number, text) as indexed), those are shown instead of the
-    file, under `note`."""
+    Personnummer are masked as in the index, unless it `shown`s them. With
+    `pages` ((number, text) as indexed, already masked), those are shown
+    instead of the file, under `note`."""
     from sok.ingest.extract import read_text_file
     from sok.ingest.personal import mask
 
-    shown = reader.read_meta(index_dir(), "personal_data") == "shown"
     if pages is None:
-        pages = [(page.number, page.text) for page in read_text_file(f.path)]
+        pages = [(page.number, page.text if shown else mask(page.text)[0]) for page in read_text_file(f.path)]
     sections = []
-    for number, page_text in pages:
-        text = page_text if shown else mask(page_text)[0]
+    for number, text in pages:
         sections.append(
             f'<section id="page={number}"><h2>Sida {number}</h2>'
             f"<pre>{html.escape(text)}</pre></section>"
@@ -125,15 +123,16 @@ def serve(request: Any) -> Any:
         return PlainTextResponse(CHANGED, status_code=409)
     headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"}
     text_headers = {**headers, "Content-Security-Policy": _TEXT_CSP}
-    if f.kind == "pdf" and reader.read_meta(index_dir(), "personal_data") != "shown":
+    shown = reader.read_meta(index_dir(), "personal_data") == "shown"
+    if f.kind == "pdf" and not shown:
         pages = reader.file_pages(index_dir(), f.id)
         if any(n for _, _, n in pages):  # the original would show them: its indexed text, masked, instead
-            return HTMLResponse(text_page(f, [(number, text) for number, text, _ in pages], WITHHELD),
+            return HTMLResponse(text_page(f, shown, [(number, text) for number, text, _ in pages], WITHHELD),
                                 headers=text_headers)
     if f.kind == "pdf":
         return FileResponse(f.path, media_type="application/pdf", headers=headers,
                             filename=f.path.name, content_disposition_type="inline")
-    return HTMLResponse(text_page(f), headers=text_headers)
+    return HTMLResponse(text_page(f, shown), headers=text_headers)
 
 
 def routes() -> list[Any]:
