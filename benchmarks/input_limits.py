@@ -39,14 +39,20 @@ def make_bomb_pdf(path: Path, n_pages: int, text_chars: int) -> Path:
             b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream"]
     objs += [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
              b" /Resources << /Font << /F1 3 0 R >> >> >>"] * n_pages
+    return write_pdf(path, objs)
+
+
+def write_pdf(path: Path, objects: list[bytes]) -> Path:
+    """A PDF file of these objects (numbered from 1, the catalog first) with
+    its cross-reference table: what tests and benchmarks build PDFs with."""
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
-    for num, body in enumerate(objs, start=1):
+    for num, body in enumerate(objects, start=1):
         offsets.append(len(out))
         out += b"%d 0 obj\n" % num + body + b"\nendobj\n"
     xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1) + b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1) + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
     path.write_bytes(bytes(out))
     return path
 

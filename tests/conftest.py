@@ -19,6 +19,11 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.input_limits import write_pdf  # noqa: E402
+
 SHARED = ROOT.parent / "shared" / "corpus"
 DEMO = ROOT / "corpus"
 
@@ -47,18 +52,7 @@ def make_pdf(path: Path, pages: list[list[str]]) -> Path:
     catalog = b"<< /Type /Catalog /Pages 2 0 R >>"
     pages_obj = b"<< /Type /Pages /Kids [" + b" ".join(kids) + b"] /Count %d >>" % n_pages
     font = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
-    all_objs = [catalog, pages_obj, *objects, font]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for num, body in enumerate(all_objs, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % num + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(all_objs) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(all_objs) + 1, xref)
-    path.write_bytes(bytes(out))
-    return path
+    return write_pdf(path, [catalog, pages_obj, *objects, font])
 
 
 REAL_FILES = [
