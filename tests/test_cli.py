@@ -14,6 +14,17 @@ def test_search_json_and_status(real_index, capsys):
     assert status["files"] == 3 and status["model"] == "multilingual-e5-small-q4" and status["last_run"]["new"] + status["last_run"]["unchanged"] == 3  # the index is shared by several tests
 
 
+def test_index_option_is_taken_after_the_command_too(real_index, tmp_path, capsys):
+    index_dir = str(real_index[0])
+    assert main(["search", "KFKS 2019/475", "-k", "1", "--json", "--index", index_dir]) == 0
+    assert json.loads(capsys.readouterr().out)["hits"][0]["file"].endswith("KS_135.pdf")
+    # given on both sides, the one after the command wins; given before only, it is kept
+    assert main(["--index", str(tmp_path / "saknas"), "status", "--json", "--index", index_dir]) == 0
+    assert json.loads(capsys.readouterr().out)["files"] == 3
+    assert main(["--index", str(tmp_path / "saknas"), "status"]) == 1
+    assert "Inget index" in capsys.readouterr().err
+
+
 def test_plain_search_marks_terms(real_index, capsys):
     assert main(["--index", str(real_index[0]), "search", "Studor", "-k", "1"]) == 0
     out = capsys.readouterr().out

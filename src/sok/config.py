@@ -67,6 +67,7 @@ class AnswerConfig:
     english_margin: float = 0.03  # cosine below the best sentence still accepted
     rank_weight: float = 0.15  # a line from the top passage gains this much over one from the last
     frame_weight: float = 0.3  # weight of a question's frame words ("gick", "blev") in a line's coverage
+    dense_weight: float = 0.0  # weight of a line's sentence-window cosine, below the best line's
     llm_timeout: float = 60.0
 
 

@@ -11,6 +11,7 @@ import re
 import numpy as np
 
 from sok.config import ANSWER, AnswerConfig
+from sok.ingest.chunking import windows
 from sok.language import QUESTION_FRAME_WORDS, resolve_dates
 from sok.query.llm import generated_answer
 from sok.query.relevance import QueryTerms
@@ -127,13 +128,44 @@ def _expected_bonus(question: str, sentence: str) -> float:
     return 0.0
 
 
+def _words(text: str) -> set[str]:
+    return set(tokenize(text))
+
+
+def _window_cosines(searcher: Searcher, qvec: np.ndarray, candidates: list[tuple[str, Hit]]) -> np.ndarray:
+    """Each candidate line's dense match: the cosine of the sentence window
+    (embedded at indexing, chunking.windows) that holds most of its words, so
+    a line is judged by its own sentences, not by its whole passage, and
+    nothing is embedded at question time."""
+    out = np.zeros(len(candidates), dtype=np.float32)
+    per_passage: dict[int, tuple[list[set[str]], np.ndarray]] = {}
+    for i, (sentence, hit) in enumerate(candidates):
+        if hit.passage_id not in per_passage:
+            parts = windows(hit.text)
+            per_passage[hit.passage_id] = ([_words(w) for w in parts],
+                                           searcher.backend.each_window_cosine(qvec, hit.passage_id))
+        parts_words, cosines = per_passage[hit.passage_id]
+        if not len(cosines):
+            continue
+        if len(cosines) == 1 or len(parts_words) != len(cosines):
+            out[i] = float(cosines.max()) if len(cosines) == 1 else float(cosines.mean())
+            continue
+        words = _words(sentence)
+        overlap = [len(words & w) for w in parts_words]
+        out[i] = float(cosines[int(np.argmax(overlap))])
+    return out
+
+
 def _score(searcher: Searcher, question: str, terms: QueryTerms, candidates: list[tuple[str, Hit]],
            ranks: list[int], cfg: AnswerConfig = ANSWER) -> np.ndarray:
     """Lexical coverage of the question's topic terms (its frame words, such
     as "gick", count little), a little more for a sentence that has what the
-    question word asks for (a date for "När"), and a little more the higher
-    its passage ranked; for English questions (no shared words) the
-    sentences are embedded and compared."""
+    question word asks for (a date for "När"), a little more the higher its
+    passage ranked, and less the further its own sentence window falls below
+    the best-matching window among the candidates (the dense match: it
+    prefers the line that answers over a line that only shares a word); for
+    English questions (no shared words) the sentences are embedded and
+    compared."""
     if terms.english:
         vecs = searcher.embedder.embed_passages([s for s, _ in candidates])
         return vecs @ searcher.embed_query(question)
@@ -141,11 +173,15 @@ def _score(searcher: Searcher, question: str, terms: QueryTerms, candidates: lis
     topic = QueryTerms({t: w * (cfg.frame_weight if t in frame else 1.0) for t, w in terms.weights.items()},
                        terms.english)
     last = max(1, max(ranks))
-    return np.array([
+    lexical = np.array([
         topic.coverage(s) * (1.0 if s.rstrip().endswith((".", "!", "?")) else FRAGMENT_WEIGHT)
         + _expected_bonus(question, s) + cfg.rank_weight * (1.0 - r / last)
         for (s, _), r in zip(candidates, ranks)
     ])
+    if not cfg.dense_weight:
+        return lexical
+    dense = _window_cosines(searcher, searcher.embed_query(question), candidates)
+    return lexical + cfg.dense_weight * (dense - dense.max())
 
 
 def extractive(searcher: Searcher, question: str, hits: list[Hit], cfg: AnswerConfig = ANSWER) -> Answer:

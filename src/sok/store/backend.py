@@ -55,6 +55,8 @@ class SearchBackend(Protocol):
 
     def window_cosines(self, qvec: np.ndarray, ids: np.ndarray) -> np.ndarray: ...
 
+    def each_window_cosine(self, qvec: np.ndarray, pid: int) -> np.ndarray: ...
+
     def vector_count(self) -> int: ...
 
     def passages(self, ids: Sequence[int]) -> dict[int, Any]: ...
@@ -120,6 +122,11 @@ class EmbeddedBackend:
 
     def window_cosines(self, qvec: np.ndarray, ids: np.ndarray) -> np.ndarray:
         return self.derived.windows.group_max(qvec, ids, CHUNK.max_windows)
+
+    def each_window_cosine(self, qvec: np.ndarray, pid: int) -> np.ndarray:
+        """The cosine of each of the passage's sentence windows, in order
+        (chunking.windows): which part of a passage matches, for answer lines."""
+        return self.derived.windows.group_scores(qvec, pid, CHUNK.max_windows)
 
     def vector_count(self) -> int:
         return len(self.derived.vectors)

