@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from sok.index import Index
-from sok.query.evaluate import Question, evaluate_folds, load_questions
+from sok.query.evaluate import Question, evaluate_answers, evaluate_folds, load_questions
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -60,6 +60,10 @@ def run(quick: bool = False) -> dict:
             run_.pop("empty_questions", None)
         result["seconds"] = round(time.perf_counter() - t, 1)
         out["runs"]["cutoff" if cutoff else "plain"] = result
+    t = time.perf_counter()
+    answers = evaluate_answers(searcher, questions, by="municipality")
+    answers.pop("questions", None)
+    out["answers"] = {**answers, "seconds": round(time.perf_counter() - t, 1)}
     searcher.close()
     return out
 
@@ -99,4 +103,16 @@ def markdown(r: dict) -> str:
         empty = f"{round(e['correctly_empty'] * e['n'])} of {e['n']}" if e["n"] else "-"
         lines.append(f"| {name} | {m['overall']['hit@5']:.3f} | {m['overall']['mrr@10']:.3f} | {empty} | "
                      f"{m['answerable_emptied']} of {m['overall']['n']} |")
+    a = r.get("answers")
+    if a:
+        lines += ["", "### Answers (`sok eval --answers --folds municipality`)", "",
+                  f"Out-of-fold: each municipality's questions are answered by `sok ask` with the passage ranker and "
+                  f"the line scorer fitted on the other municipalities. Strict: one of the answer's own lines holds a "
+                  f"gold string; lenient: a passage it cites does. {a['answerable']} answerable questions: strict "
+                  f"**{a['strict_support']:.3f}**, lenient {a['support']:.3f}, {a['answered_empty_wrongly']} answered "
+                  f"\"nothing\"; {a['expect_empty']} unanswerable"
+                  + (f", answered \"nothing\" {a['correctly_empty']:.2f}." if a["expect_empty"] else "."), "",
+                  "| kind | n | strict | lenient |", "|---|---:|---:|---:|"]
+        for kind, k in a["per_kind"].items():
+            lines.append(f"| {kind} | {k['n']} | {k['strict']:.3f} | {k['lenient']:.3f} |")
     return "\n".join(lines) + "\n"

@@ -1,4 +1,12 @@
-from sok.query.answer import _date_of, _score, ask, is_debris, split_sentences
+from sok.query.answer import (
+    _date_of,
+    _shipped_line_ranker,
+    ask,
+    candidates_of,
+    is_debris,
+    line_features,
+    split_sentences,
+)
 from sok.query.relevance import QueryTerms
 from sok.query.search import Searcher
 from sok.records import NO_ANSWER, Hit
@@ -66,15 +74,54 @@ def test_lines_from_a_meeting_record_are_dated_by_that_meeting():
         == "2023-05-30"
 
 
-def test_a_line_sharing_only_the_question_frame_does_not_outrank_one_on_its_topic():
-    """"Hur gick det med översiktsplanen?": a line that only shares "gick" is
-    worth less than one about the plan, and equal lines favour the higher passage."""
+def test_a_line_sharing_only_the_question_frame_does_not_outrank_one_on_its_topic(real_index):
+    """"Hur gick det med översiktsplanen?": by the shipped line scorer, a line
+    that only shares "gick" is worth less than one about the plan, and the
+    same line is worth more from the higher passage."""
+    s = Searcher(real_index[0])
+    question = "Hur gick det med översiktsplanen?"
     terms = QueryTerms({t: 1.0 for t in tokenize("gick översiktsplanen")}, english=False)
-    hit = _hit("protokoll", "2024-01-01")
-    lines = [("Skolan gick med underskott under hela året.", hit),
-             ("Översiktsplanen antogs av kommunfullmäktige i maj.", hit)]
-    frame, topic = _score(None, "Hur gick det med översiktsplanen?", terms, lines, [0, 0])
-    assert topic > frame
-    same = [("Översiktsplanen antogs i maj.", hit), ("Översiktsplanen antogs i maj.", hit)]
-    first, later = _score(None, "Hur gick det med översiktsplanen?", terms, same, [0, 5])
-    assert first > later
+    top, low = _hit("protokoll", "2024-01-01"), _hit("protokoll", "2024-01-01")
+    top.text = "Skolan gick med underskott under hela året. Översiktsplanen antogs av kommunfullmäktige i maj."
+    low.text = "Översiktsplanen antogs av kommunfullmäktige i maj."
+    low.passage_id, low.score = top.passage_id + 1, top.score - 1.0
+    cands = candidates_of([top, low])
+    assert [c.text for c in cands] == ["Skolan gick med underskott under hela året.",
+                                       "Översiktsplanen antogs av kommunfullmäktige i maj.",
+                                       "Översiktsplanen antogs av kommunfullmäktige i maj."]
+    frame, topic, later = _shipped_line_ranker().score(line_features(s, question, terms, cands))
+    assert topic > frame and topic > later
+
+
+def test_a_diarienummer_line_is_a_line_and_answers_which_diarienummer():
+    assert not is_debris("§ 74 Dnr 2024/28")
+    assert split_sentences("§ 74 Dnr 2024/28\n\nVägar") == ["§ 74 Dnr 2024/28"]  # a bare heading is not
+
+
+def test_decision_questions_are_answered_from_the_decision_with_body_and_paragraph(real_index):
+    """"Vad beslutade ...": the § decision comes first among the lines, marked
+    with the body and the §, even where the search ranks the § 's other text above it."""
+    answer = ask(Searcher(real_index[0]), "Vad beslutade kommunstyrelsen om Fisksätraskolan?")
+    decisions = [s for s in answer.sentences if (s.role or "").startswith("Beslut")]
+    assert decisions and decisions[0].role == "Beslut, kommunstyrelsen § 135"
+    assert "bordläggs" in decisions[0].text and decisions[0].date == "2019-05-13"
+    assert "Beslut, kommunstyrelsen § 135: Kommunstyrelsen beslutar att ärendet bordläggs" in answer.render()
+
+
+def test_a_line_says_whether_it_is_a_decision_a_proposal_a_yrkande_or_a_reservation():
+    from sok.query.answer import line_role
+
+    protocol = _hit("protokoll", "2019-06-03")
+    protocol.organ, protocol.item = "kommunstyrelsen", "§ 176"
+    memo = _hit("tjänsteskrivelse", "2019-05-13")
+    assert line_role("Kommunstyrelsen beslutar om nedläggning av Fisksätraskolans skolenhet.", protocol) \
+        == "Beslut, kommunstyrelsen § 176"
+    assert line_role("Kommunfullmäktige avslår motionen.", protocol) == "Beslut (avslag), kommunstyrelsen § 176"
+    # the same words in a tjänsteskrivelse are a proposal, not a decision
+    assert line_role("Kommunstyrelsen beslutar om nedläggning av Fisksätraskolans skolenhet.", memo) \
+        == "Förslag i tjänsteskrivelse"
+    assert line_role("Kommunstyrelsen föreslår kommunfullmäktige att anta planen.", protocol) == "Förslag i protokoll"
+    assert line_role("Tomas Ottosson (V) yrkade att kommunstyrelsen beslutar att inte lägga ner skolan.", protocol) \
+        == "Yrkande"
+    assert line_role("Mikael Carlsson (NL) reserverade sig mot beslutet.", protocol) == "Reservation"
+    assert line_role("Fisksätraskolan har tappat elever under många år.", protocol) is None

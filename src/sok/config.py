@@ -63,11 +63,7 @@ class AnswerConfig:
     lead_passages: int = 3  # each of the top passages contributes its best line
     max_per_passage: int = 3
     sentences_per_passage_scan: int = 12
-    min_sentence_score: float = 0.3  # share of the question's term weight a sentence must carry
-    english_margin: float = 0.03  # cosine below the best sentence still accepted
-    rank_weight: float = 0.15  # a line from the top passage gains this much over one from the last
     frame_weight: float = 0.3  # weight of a question's frame words ("gick", "blev") in a line's coverage
-    dense_weight: float = 0.0  # weight of a line's sentence-window cosine, below the best line's
     llm_timeout: float = 60.0
 
 

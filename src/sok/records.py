@@ -135,6 +135,7 @@ class Sentence:
     text: str
     date: str | None  # the meeting or document date the line is grouped under
     citations: list[int]  # source numbers
+    role: str | None = None  # "Beslut, kommunstyrelsen § 176", "Förslag i tjänsteskrivelse", "Yrkande", ...
 
 
 @dataclass
@@ -157,7 +158,7 @@ class Answer:
             if s.date != current:
                 lines.append(f"\n{s.date or 'Utan datum'}:")
                 current = s.date
-            lines.append(f"  - {s.text} " + "".join(f"[{n}]" for n in s.citations))
+            lines.append(f"  - {s.role + ': ' if s.role else ''}{s.text} " + "".join(f"[{n}]" for n in s.citations))
         out = "\n".join(lines).lstrip("\n")
         out += "\n\nKällor:\n" + "\n".join(f"  [{src.number}] {src.label}" for src in self.sources)
         if self.note:

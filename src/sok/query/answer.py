@@ -6,22 +6,26 @@ same rule (every sentence cites an existing source) or set aside."""
 
 from __future__ import annotations
 
+import functools
+import json
 import re
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from sok.config import ANSWER, AnswerConfig
 from sok.ingest.chunking import windows
-from sok.language import QUESTION_FRAME_WORDS, resolve_dates
+from sok.language import QUESTION_FRAME_WORDS, find_case_numbers, resolve_dates
+from sok.query.fusion import MARGIN_SCALE, RANKER_FILE, LinearRanker
 from sok.query.llm import generated_answer
 from sok.query.relevance import QueryTerms
-from sok.query.search import Searcher
+from sok.query.search import Searcher, SearchError
 from sok.records import Answer, Filters, Hit, Sentence, source_of
 from sok.store.lexical import tokenize
 
 _FRAME_TERMS = frozenset(t for w in QUESTION_FRAME_WORDS for t in tokenize(w))
 MAX_SENTENCE_WORDS = 60  # longer "sentences" are tables or letterheads run together
-FRAGMENT_WEIGHT = 0.7  # a heading or cut-off line says less than a full sentence
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"”»(]?[A-ZÅÄÖ0-9])")
 _BULLET = re.compile(r"^[-•–*]\s|^\d{1,2}[.)]\s")
 _SPACE = re.compile(r"\s+")
@@ -52,17 +56,21 @@ _TOC_LEADER = re.compile(r"\.{4,}|…{2,}|(?:\. ){4,}")
 # A line that points ahead ("... och angav följande:") is joined to what it
 # points at; one that only refers to content elsewhere ("Kommunstyrelsen
 # beslutade i enlighet med Mats Gerdaus yrkande.") says nothing alone.
-_POINTS_AHEAD = re.compile(r"(?:följande|nedan)\s*[.:]?$|:$", re.IGNORECASE)
+_POINTS_AHEAD = re.compile(r"(?:följande|nedan)(?:\s+(?:beslut|yttrande|motivering|förslag))?\s*[.:]?$|:$", re.IGNORECASE)
 _REFERS_ELSEWHERE = re.compile(r"i enlighet med [^.]{0,80}(?:yrkande|förslag)\.?$|enligt bilaga\s*\d*\.?$",
                                re.IGNORECASE)
 
 
 def is_debris(sentence: str) -> bool:
     """A table row, a table-of-contents line, or a line that refers to
-    content it does not hold: never a line of an answer."""
+    content it does not hold: never a line of an answer. A short line that
+    carries a case number ("§ 74 Dnr 2024/28") is kept: it answers "which
+    diarienummer"."""
     tokens = sentence.split()
     numeric = sum(bool(_NUMBERISH.match(t)) for t in tokens)
     words = len(_WORDISH.findall(sentence))
+    if find_case_numbers(sentence) and len(tokens) <= 12 and not _TOC_LEADER.search(sentence):
+        return False
     return (numeric >= 0.4 * len(tokens) or words < 3 or bool(_TOC_LEADER.search(sentence))
             or bool(_REFERS_ELSEWHERE.search(sentence.rstrip())))
 
@@ -79,7 +87,8 @@ def split_sentences(text: str) -> list[str]:
         part = parts[i]
         if _POINTS_AHEAD.search(part) and i + 1 < len(parts):
             part, i = f"{part} {parts[i + 1]}", i + 1
-        if 4 <= len(part.split()) <= MAX_SENTENCE_WORDS and not is_debris(part):
+        if (4 <= len(part.split()) or find_case_numbers(part)) and len(part.split()) <= MAX_SENTENCE_WORDS \
+                and not is_debris(part):
             out.append(part)
         i += 1
     return out
@@ -104,6 +113,38 @@ def _date_of(sentence: str, hit: Hit) -> str | None:
     return found[0] if found else hit.date
 
 
+# What a line is, in the record it comes from. A meeting record states its
+# decisions in the present tense ("Kommunstyrelsen beslutar att ..."); the
+# same words in a tjänsteskrivelse, kallelse or motion are a proposal, and a
+# yrkande or a reservation is neither.
+_DECISION_RECORDS = frozenset({"protokoll", "protokollsutdrag"})
+_DECIDES_NOW = re.compile(r"\b(beslutar|beslutade att|godkänner|fastställer|antar|bifaller|avslår|återremitterar|"
+                          r"bordlägger|bordläggs|uppdrar|överlämnar|lägger .{0,40}till handlingarna|"
+                          r"anser .{0,30}besvarad)\b", re.I)
+_PROPOSES = re.compile(r"\bföresl(?:år|ås|og|ogs)\b|\bförslag till beslut\b", re.I)
+_REJECTS = re.compile(r"\bavslår\b|\bavslag\b", re.I)
+_CLAIMS = re.compile(r"\byrka(?:r|de)\b", re.I)
+_RESERVES = re.compile(r"\breserver(?:ar|ade) sig\b|\breservation\b", re.I)
+
+
+def line_role(text: str, hit: Hit) -> str | None:
+    """What a reader must know to read the line right: a decision (with the
+    body and §, and whether it rejects), a proposal (and in what kind of
+    document), a yrkande or a reservation; None for everything else."""
+    if _RESERVES.search(text):
+        return "Reservation"
+    if _CLAIMS.search(text):
+        return "Yrkande"
+    decision_words = _DECIDES_NOW.search(text)
+    if hit.doc_type in _DECISION_RECORDS and decision_words and not _PROPOSES.search(text):
+        where = " ".join(x for x in (hit.organ, hit.item) if x)
+        kind = "Beslut (avslag)" if _REJECTS.search(text) else "Beslut"
+        return f"{kind}, {where}" if where else kind
+    if _PROPOSES.search(text) or decision_words:
+        return f"Förslag i {hit.doc_type}" if hit.doc_type and hit.doc_type != "other" else "Förslag"
+    return None
+
+
 def _similar(a: str, b: str) -> bool:
     wa, wb = set(a.casefold().split()), set(b.casefold().split())
     return len(wa & wb) / max(1, min(len(wa), len(wb))) >= 0.8
@@ -114,32 +155,33 @@ _EXPECTS = [
     (re.compile(r"^\s*när\b", re.I), re.compile(r"\b(19|20)\d\d\b|\b\d{1,2} (januari|februari|mars|april|maj|juni|juli|"
                                                   r"augusti|september|oktober|november|december)\b", re.I)),
     (re.compile(r"^\s*(hur (mycket|många|stor)|vilket belopp|vad kostar)\b", re.I), re.compile(r"\d")),
+    (re.compile(r"\b(diarienummer|dnr|ärendenummer)\b", re.I), re.compile(r"\bdnr\b|\d{4}/\d|/\d{4}\b", re.I)),
     (re.compile(r"^\s*vem\b|^\s*vilka (läkare|ledamöter|personer)\b", re.I),
      re.compile(r"\b[A-ZÅÄÖ][a-zåäö]+ [A-ZÅÄÖ][a-zåäö]+\b|\((S|M|C|L|KD|V|MP|SD|NL)\)")),
 ]
-EXPECTED_BONUS = 0.2
 
 
-def _expected_bonus(question: str, sentence: str) -> float:
-    """A sentence that has the kind of answer the question word asks for."""
+def _has_expected(question: str, sentence: str) -> bool:
+    """The sentence has the kind of answer the question word asks for."""
     for asks, gives in _EXPECTS:
         if asks.search(question):
-            return EXPECTED_BONUS if gives.search(sentence) else 0.0
-    return 0.0
+            return bool(gives.search(sentence))
+    return False
 
 
 def _words(text: str) -> set[str]:
     return set(tokenize(text))
 
 
-def _window_cosines(searcher: Searcher, qvec: np.ndarray, candidates: list[tuple[str, Hit]]) -> np.ndarray:
+def _window_cosines(searcher: Searcher, qvec: np.ndarray, candidates: list[Candidate]) -> np.ndarray:
     """Each candidate line's dense match: the cosine of the sentence window
     (embedded at indexing, chunking.windows) that holds most of its words, so
     a line is judged by its own sentences, not by its whole passage, and
     nothing is embedded at question time."""
     out = np.zeros(len(candidates), dtype=np.float32)
     per_passage: dict[int, tuple[list[set[str]], np.ndarray]] = {}
-    for i, (sentence, hit) in enumerate(candidates):
+    for i, c in enumerate(candidates):
+        sentence, hit = c.text, c.hit
         if hit.passage_id not in per_passage:
             parts = windows(hit.text)
             per_passage[hit.passage_id] = ([_words(w) for w in parts],
@@ -156,66 +198,129 @@ def _window_cosines(searcher: Searcher, qvec: np.ndarray, candidates: list[tuple
     return out
 
 
-def _score(searcher: Searcher, question: str, terms: QueryTerms, candidates: list[tuple[str, Hit]],
-           ranks: list[int], cfg: AnswerConfig = ANSWER) -> np.ndarray:
-    """Lexical coverage of the question's topic terms (its frame words, such
-    as "gick", count little), a little more for a sentence that has what the
-    question word asks for (a date for "När"), a little more the higher its
-    passage ranked, and less the further its own sentence window falls below
-    the best-matching window among the candidates (the dense match: it
-    prefers the line that answers over a line that only shares a word); for
-    English questions (no shared words) the sentences are embedded and
-    compared."""
-    if terms.english:
-        vecs = searcher.embedder.embed_passages([s for s, _ in candidates])
-        return vecs @ searcher.embed_query(question)
+# Features of a candidate line, scored by a logistic regression fitted on
+# which lines hold the gold answers (`sok eval --fit-ranker`, shipped as
+# line_ranker.json), measured out-of-fold by `sok eval --answers --folds`.
+LINE_FEATURES = (
+    "topic_coverage", "coverage", "full_sentence", "expected", "window_margin", "passage_rank", "passage_score",
+    "first_line", "position", "log_words", "has_number", "decision_line", "english", "english_window_margin",
+    "uncovered_window_margin",
+)
+LINE_RANKER_FILE = Path(__file__).with_name("line_ranker.json")
+_ASKS_DECISION = re.compile(r"\bbeslut|\bbeslöt|\bföresl[åa]|\bbesluta", re.I)
+_DECIDES = re.compile(r"\b(beslutar|beslutade|beslöt|besluta|godkänner|godkände|fastställer|fastställde|antar|antog|"
+                      r"föreslår|föreslås|bifaller|biföll|avslår|avslog|återremitterar|uppdrar|ger .{0,40}i uppdrag)\b",
+                      re.I)
+
+
+@dataclass
+class Candidate:
+    text: str
+    hit: Hit
+    rank: int  # the passage's rank among the hits
+    position: int  # the line's place in its passage
+    lines: int  # how many lines the passage offers
+
+
+def candidates_of(hits: list[Hit], cfg: AnswerConfig = ANSWER) -> list[Candidate]:
+    """Every line of every hit (a passage with no sentence of its own, a
+    table or a list of names, offers its snippet)."""
+    out: list[Candidate] = []
+    for rank, h in enumerate(hits):
+        lines = split_sentences(h.text)[: cfg.sentences_per_passage_scan] or [h.snippet]
+        out.extend(Candidate(text, h, rank, i, len(lines)) for i, text in enumerate(lines))
+    return out
+
+
+def line_features(searcher: Searcher, question: str, terms: QueryTerms, cands: list[Candidate],
+                  cfg: AnswerConfig = ANSWER) -> np.ndarray:
+    """One row per candidate, columns as LINE_FEATURES: how much of the
+    question's topic the line covers (its frame words, such as "gick",
+    count little), whether it is a whole sentence and has what the question
+    word asks for (a date for "När"), how its own sentence window's cosine
+    compares with the best line's (the dense match, computed at indexing),
+    how its passage ranked, where in the passage it stands, and whether it
+    states a decision when the question asks for one."""
+    if not cands:
+        return np.zeros((0, len(LINE_FEATURES)))
     frame = {t for t in terms.weights if t in _FRAME_TERMS}
     topic = QueryTerms({t: w * (cfg.frame_weight if t in frame else 1.0) for t, w in terms.weights.items()},
                        terms.english)
-    last = max(1, max(ranks))
-    lexical = np.array([
-        topic.coverage(s) * (1.0 if s.rstrip().endswith((".", "!", "?")) else FRAGMENT_WEIGHT)
-        + _expected_bonus(question, s) + cfg.rank_weight * (1.0 - r / last)
-        for (s, _), r in zip(candidates, ranks)
-    ])
-    if not cfg.dense_weight:
-        return lexical
-    dense = _window_cosines(searcher, searcher.embed_query(question), candidates)
-    return lexical + cfg.dense_weight * (dense - dense.max())
+    dense = _window_cosines(searcher, searcher.embed_query(question), cands)
+    margin = (dense - dense.max()) * MARGIN_SCALE
+    best_score = max(c.hit.score for c in cands)
+    topic_cov = np.array([topic.coverage(c.text) for c in cands])
+    english = float(terms.english)
+    asks_decision = bool(_ASKS_DECISION.search(question))
+    return np.column_stack([
+        topic_cov,
+        [terms.coverage(c.text) for c in cands],
+        [float(c.text.rstrip().endswith((".", "!", "?"))) for c in cands],
+        [float(_has_expected(question, c.text)) for c in cands],
+        margin,
+        [-np.log1p(c.rank) for c in cands],
+        [max(-5.0, c.hit.score - best_score) for c in cands],
+        [float(c.position == 0) for c in cands],
+        [c.position / max(1, c.lines - 1) for c in cands],
+        [np.log(max(1, len(c.text.split()))) for c in cands],
+        [float(any(ch.isdigit() for ch in c.text)) for c in cands],
+        [float(asks_decision and bool(_DECIDES.search(c.text))) for c in cands],
+        np.full(len(cands), english),
+        english * margin,
+        (1.0 - topic_cov.max()) * margin,
+    ]).astype(np.float64)
 
 
-def extractive(searcher: Searcher, question: str, hits: list[Hit], cfg: AnswerConfig = ANSWER) -> Answer:
-    """The best sentences of each passage that clears the cut-off."""
+def load_line_ranker(path: Path = LINE_RANKER_FILE) -> LinearRanker:
+    return LinearRanker.from_json(json.loads(Path(path).read_text(encoding="utf-8")), LINE_FEATURES)
+
+
+@functools.cache
+def _shipped_line_ranker() -> LinearRanker:
+    try:
+        return load_line_ranker()
+    except (OSError, ValueError, KeyError) as exc:
+        raise SearchError(f"Radmodellen ({LINE_RANKER_FILE}) kan inte läsas: {exc}. Installera om sok, eller "
+                          f"anpassa den med  sok eval FRÅGOR.jsonl --fit-ranker {RANKER_FILE}") from None
+
+
+def extractive(searcher: Searcher, question: str, hits: list[Hit], cfg: AnswerConfig = ANSWER,
+               lines: LinearRanker | None = None) -> Answer:
+    """The best lines of the passages that clear the cut-off, by the line
+    scorer (`lines`, else the shipped one)."""
     answer = Answer(question)
     if not hits:
         return answer
-    terms = QueryTerms.of(question, searcher.backend)
-    # A passage with no sentence of its own (a table, a list of names) offers its snippet.
-    candidates: list[tuple[str, Hit]] = []
-    ranks: list[int] = []
-    for rank, h in enumerate(hits):
-        for s in split_sentences(h.text)[: cfg.sentences_per_passage_scan] or [h.snippet]:
-            candidates.append((s, h))
-            ranks.append(rank)
-    if not candidates:
+    cands = candidates_of(hits, cfg)
+    if not cands:
         return answer
-    scores = _score(searcher, question, terms, candidates, ranks, cfg)
-    floor = cfg.min_sentence_score if not terms.english else float(np.max(scores)) - cfg.english_margin
+    ranker = lines or _shipped_line_ranker()
+    scores = ranker.score(line_features(searcher, question, QueryTerms.of(question, searcher.backend), cands, cfg))
+    floor = ranker.passage_threshold
     order = [int(i) for i in np.argsort(-scores, kind="stable")]
-    chosen: list[tuple[str, Hit]] = []
+    chosen: list[Candidate] = []
     per_hit: dict[int, int] = {}
 
     def take(i: int) -> None:
-        text, hit = candidates[i]
-        if per_hit.get(hit.passage_id, 0) >= cfg.max_per_passage or any(_similar(c[0], text) for c in chosen):
+        c = cands[i]
+        if per_hit.get(c.hit.passage_id, 0) >= cfg.max_per_passage or any(_similar(o.text, c.text) for o in chosen):
             return
-        chosen.append((text, hit))
-        per_hit[hit.passage_id] = per_hit.get(hit.passage_id, 0) + 1
+        chosen.append(c)
+        per_hit[c.hit.passage_id] = per_hit.get(c.hit.passage_id, 0) + 1
 
+    # A question about what was decided gets the decisions first: the best
+    # decision line of each § decision among the hits (with_decisions).
+    if _ASKS_DECISION.search(question):
+        for hit in hits:
+            if hit.is_decision and hit.doc_type in _DECISION_RECORDS:
+                best = next((i for i in order if cands[i].hit is hit
+                             and (line_role(cands[i].text, hit) or "").startswith("Beslut")), None)
+                if best is not None:
+                    take(best)
     # The best line of each of the strongest passages first: they cleared the
     # cut-off, so each deserves a line even when its wording differs from the question's.
     for hit in hits[: cfg.lead_passages]:
-        best = next((i for i in order if candidates[i][1] is hit), None)
+        best = next((i for i in order if cands[i].hit is hit), None)
         if best is not None:
             take(best)
     for i in order:
@@ -224,26 +329,49 @@ def extractive(searcher: Searcher, question: str, hits: list[Hit], cfg: AnswerCo
         take(i)
 
     numbers: dict[int, int] = {}
-    for text, hit in chosen:
-        if hit.passage_id not in numbers:
-            numbers[hit.passage_id] = len(numbers) + 1
-            answer.sources.append(source_of(numbers[hit.passage_id], hit))
-        answer.sentences.append(Sentence(text, _date_of(text, hit), [numbers[hit.passage_id]]))
+    for c in chosen:
+        if c.hit.passage_id not in numbers:
+            numbers[c.hit.passage_id] = len(numbers) + 1
+            answer.sources.append(source_of(numbers[c.hit.passage_id], c.hit))
+        answer.sentences.append(Sentence(c.text, _date_of(c.text, c.hit), [numbers[c.hit.passage_id]],
+                                         line_role(c.text, c.hit)))
     answer.sentences.sort(key=lambda s: (s.date is None, s.date or ""))
     return answer
 
 
+def answer_hits(searcher: Searcher, question: str, cfg: AnswerConfig = ANSWER,
+                filters: Filters | None = None) -> list[Hit]:
+    """What an answer is made from: the hits that clear the cut-off, and for
+    a question about what was decided, the decisions of their §§."""
+    hits = searcher.search(question, k=cfg.passages, cutoff=True, filters=filters)
+    return with_decisions(searcher, question, hits) if hits and _ASKS_DECISION.search(question) else hits
+
+
+def with_decisions(searcher: Searcher, question: str, hits: list[Hit]) -> list[Hit]:
+    """The hits, each followed by the decision of its § where the search did
+    not find it (Searcher.decisions_for)."""
+    added = searcher.decisions_for(question, hits)
+    out: list[Hit] = []
+    seen: set[int] = set()
+    for h in hits:
+        for x in (h, *added.get(h.passage_id, [])):
+            if x.passage_id not in seen:
+                seen.add(x.passage_id)
+                out.append(x)
+    return out
+
+
 def ask(searcher: Searcher, question: str, cfg: AnswerConfig = ANSWER, llm_url: str | None = None,
-        llm_model: str | None = None, filters: Filters | None = None) -> Answer:
+        llm_model: str | None = None, filters: Filters | None = None, lines: LinearRanker | None = None) -> Answer:
     """Retrieve with the relevance cut-off (and the filters), then answer
     extractively or, when an endpoint is given, with a checked generated answer."""
-    hits = searcher.search(question, k=cfg.passages, cutoff=True, filters=filters)
+    hits = answer_hits(searcher, question, cfg, filters)
     if llm_url and hits:
 
         answer, reason = generated_answer(llm_url, llm_model, question, hits, cfg)
         if answer is not None:
             return answer
-        fallback = extractive(searcher, question, hits, cfg)
+        fallback = extractive(searcher, question, hits, cfg, lines)
         fallback.note = f"Det genererade svaret användes inte: {reason}. Svaret är i stället utdrag ur källorna."
         return fallback
-    return extractive(searcher, question, hits, cfg)
+    return extractive(searcher, question, hits, cfg, lines)

@@ -75,19 +75,53 @@ def judge(texts: list[str], answers: list[str]) -> tuple[int | None, list[int | 
     return (min(found) if found else None), first_each
 
 
+def line_training_data(searcher: Searcher, questions: list[Question]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(line features, holds a gold string) of the candidate lines of each
+    answerable question, from the hits `sok ask` would answer from: the line
+    scorer's training material (empty arrays for expect_empty questions)."""
+    from sok.query.answer import LINE_FEATURES, answer_hits, candidates_of, line_features
+    from sok.query.relevance import QueryTerms
+
+    out = []
+    for q in questions:
+        hits = [] if q.expect_empty else answer_hits(searcher, q.question)
+        cands = candidates_of(hits)
+        if not cands:
+            out.append((np.zeros((0, len(LINE_FEATURES))), np.zeros(0, dtype=bool)))
+            continue
+        answers = [normalize(a) for a in q.answers]
+        x = line_features(searcher, q.question, QueryTerms.of(q.question, searcher.backend), cands)
+        out.append((x, np.array([any(a in normalize(c.text) for a in answers) for c in cands])))
+    return out
+
+
+LINE_FLOOR_BUDGET = 0.1
+
+
+def fit_lines(data: list[tuple[np.ndarray, np.ndarray]], l2: float = 0.1) -> LinearRanker:
+    """The line scorer; its `passage_threshold` is the floor below which a
+    line is not added after each lead passage's best: at most 10% of the
+    questions' best gold lines fall under it, which keeps answers as long as
+    the hand-set rule before it made them (BENCHMARKS.md, Answers)."""
+    from sok.query.answer import LINE_FEATURES
+
+    xs, ys = [x for x, _ in data], [y for _, y in data]
+    return LinearRanker.fit(xs, ys, l2, names=LINE_FEATURES).calibrate(xs, ys, LINE_FLOOR_BUDGET)
+
+
 def evaluate_answers(searcher: Searcher, questions: list[Question], by: str | None = None, l2: float = 0.1) -> dict:
     """Answer support, two ways, for answerable questions: strict (one of the
     answer's own lines contains a gold string: what a reader sees) and
     lenient (a passage the answer cites does). For expect_empty questions:
     is the answer "no answer"? With `by` (a folding of `folds_of`), each
-    fold is answered with a ranker fitted on the other folds only, so the
-    figures are out-of-fold like `evaluate_folds`."""
+    fold is answered with a passage ranker and a line scorer fitted on the
+    other folds only, so the figures are out-of-fold like `evaluate_folds`."""
     from sok.query.answer import ask
 
-    def answer_all(qs: list[Question]) -> list[dict[str, Any]]:
+    def answer_all(qs: list[Question], lines: LinearRanker | None = None) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for q in qs:
-            answer = ask(searcher, q.question)
+            answer = ask(searcher, q.question, lines=lines)
             cited = searcher.backend.passages([s.passage_id for s in answer.sources])
             lenient = bool(q.answers) and judge([r["text"] for r in cited.values()], q.answers)[0] is not None
             strict = bool(q.answers) and judge([s.text for s in answer.sentences], q.answers)[0] is not None
@@ -102,11 +136,13 @@ def evaluate_answers(searcher: Searcher, questions: list[Question], by: str | No
     else:
         folds = folds_of(questions, by)
         data = training_data(searcher, questions)
+        line_data = line_training_data(searcher, questions)  # lines of the shipped ranker's hits; labels per fold below
         shipped = searcher.ranker
         try:
             for fold in sorted(set(folds)):
                 searcher.ranker = _fit([d for d, f in zip(data, folds) if f != fold], l2)
-                rows += answer_all([q for q, f in zip(questions, folds) if f == fold])
+                lines = fit_lines([d for d, f in zip(line_data, folds) if f != fold], l2)
+                rows += answer_all([q for q, f in zip(questions, folds) if f == fold], lines)
         finally:
             searcher.ranker = shipped
     answerable = [r for r in rows if not r["expect_empty"]]
@@ -207,9 +243,15 @@ def training_data(searcher: Searcher, questions: list[Question]) -> list[tuple[n
     return out
 
 
-def fit_ranker(searcher: Searcher, questions: list[Question], l2: float = 0.1) -> LinearRanker:
-    """The ranker and its cut-off, fitted on these questions."""
-    return _fit(training_data(searcher, questions), l2)
+def fit_ranker(searcher: Searcher, questions: list[Question], l2: float = 0.1) -> tuple[LinearRanker, LinearRanker]:
+    """The passage ranker with its cut-off, and then, on the hits it gives,
+    the answer's line scorer, both fitted on these questions."""
+    ranker = _fit(training_data(searcher, questions), l2)
+    shipped, searcher.ranker = searcher.ranker, ranker
+    try:
+        return ranker, fit_lines(line_training_data(searcher, questions), l2)
+    finally:
+        searcher.ranker = shipped
 
 
 def _fit(data: list[tuple[np.ndarray, np.ndarray]], l2: float) -> LinearRanker:

@@ -87,12 +87,14 @@ class LinearRanker:
     l2: float = 0.1
     threshold: float = -math.inf
     passage_threshold: float = -math.inf
+    names: tuple[str, ...] = FEATURES  # what each weight is for; the answer's line scorer has its own
 
     def score(self, x: np.ndarray) -> np.ndarray:
         return x @ self.weights + self.bias if len(x) else np.zeros(0)
 
     @classmethod
-    def fit(cls, xs: list[np.ndarray], ys: list[np.ndarray], l2: float = 0.1, iterations: int = 30) -> "LinearRanker":
+    def fit(cls, xs: list[np.ndarray], ys: list[np.ndarray], l2: float = 0.1, iterations: int = 30,
+            names: tuple[str, ...] = FEATURES) -> "LinearRanker":
         """L2-regularised logistic regression by Newton's method, each question
         weighing the same however many candidates it has. Questions without a
         relevant candidate teach nothing about ranking and are left out."""
@@ -112,19 +114,19 @@ class LinearRanker:
             w -= step
             if float(np.abs(step).max()) < 1e-8:
                 break
-        return cls(w[:-1], float(w[-1]), l2)
+        return cls(w[:-1], float(w[-1]), l2, names=names)
 
     def to_json(self) -> dict:
-        return {"features": list(FEATURES), "weights": [round(float(v), 6) for v in self.weights],
+        return {"features": list(self.names), "weights": [round(float(v), 6) for v in self.weights],
                 "bias": round(self.bias, 6), "l2": self.l2, "threshold": round(self.threshold, 6),
                 "passage_threshold": round(self.passage_threshold, 6)}
 
     @classmethod
-    def from_json(cls, data: dict) -> "LinearRanker":
-        if tuple(data["features"]) != FEATURES:
-            raise ValueError("ranker.json har andra särdrag än den här versionen: kör  sok eval --fit-ranker")
+    def from_json(cls, data: dict, names: tuple[str, ...] = FEATURES) -> "LinearRanker":
+        if tuple(data["features"]) != names:
+            raise ValueError("rankningsmodellen har andra särdrag än den här versionen: kör  sok eval --fit-ranker")
         return cls(np.asarray(data["weights"], dtype=np.float64), float(data["bias"]), float(data.get("l2", 0.1)),
-                   float(data.get("threshold", -math.inf)), float(data.get("passage_threshold", -math.inf)))
+                   float(data.get("threshold", -math.inf)), float(data.get("passage_threshold", -math.inf)), names)
 
     def calibrate(self, xs: list[np.ndarray], ys: list[np.ndarray], budget: float = 0.03) -> "LinearRanker":
         """Set both cut-offs so that at most `budget` of these answerable

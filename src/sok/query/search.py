@@ -166,6 +166,7 @@ class Searcher:
                               "Installera om sok, eller anpassa den med  sok eval FRÅGOR.jsonl --fit-ranker "
                               f"{fusion.RANKER_FILE}") from None
         self._tokens: dict[int, str] = {}  # passage id -> relevance.token_string of its locating text
+        self._last_query: tuple[str, np.ndarray] | None = None
 
     @property
     def embedder(self) -> Embedder:
@@ -179,10 +180,17 @@ class Searcher:
         return self._embedder
 
     def embed_query(self, query: str) -> np.ndarray:
-        """The query's vector, from its first `max_query_embed_words` words."""
+        """The query's vector, from its first `max_query_embed_words` words;
+        the last one is kept, since `sok ask` needs it twice (the search, then
+        the answer's lines)."""
+        last = self._last_query
+        if last is not None and last[0] == query:
+            return last[1]
         words = query.split()
         limit = self.config.max_query_embed_words
-        return self.embedder.embed_query(query if len(words) <= limit else " ".join(words[:limit]))
+        vec = self.embedder.embed_query(query if len(words) <= limit else " ".join(words[:limit]))
+        self._last_query = (query, vec)
+        return vec
 
     def refresh(self) -> None:
         """Pick up a newer generation written by `sok index` since loading."""
@@ -338,13 +346,28 @@ class Searcher:
         context = locating_text(row["title"], row["organ"], row["item_title"], json.loads(row["heading_path"]), row["text"])
         return round(evidence(ranking.terms, context, margin), 4)
 
-    def _hit(self, row, score: float, query: str, ranking: Ranking, evidence_: float | None = None) -> Hit:
+    def decisions_for(self, query: str, hits: list[Hit]) -> dict[int, list[Hit]]:
+        """For hits inside a § of a meeting record, the passages of that §
+        that state its decision (when not among the hits already), scored
+        just below the hit that led to them: a question about what was
+        decided is answered from the decision, which a search for the topic
+        may rank below the § 's yrkanden and background."""
+        have = {h.passage_id for h in hits}
+        found = self.backend.decisions_of([h.passage_id for h in hits if h.item])
+        ids = sorted({d for ds in found.values() for d in ds} - have)
+        rows = self.backend.passages(ids) if ids else {}
+        by_hit = {h.passage_id: h for h in hits}
+        return {pid: [self._hit(rows[d], by_hit[pid].score - 1e-3, query, None, 0.0) for d in ds if d in rows]
+                for pid, ds in found.items() if any(d in rows for d in ds)}
+
+    def _hit(self, row, score: float, query: str, ranking: Ranking | None, evidence_: float | None = None) -> Hit:
         snip, spans = snippet(row["text"], query, self.config.snippet_words)
         return Hit(
             passage_id=row["id"], score=round(score, 6), text=row["text"], file=row["relpath"], path=row["path"],
             title=row["title"], page_start=row["page_start"], page_end=row["page_end"], date=row["date"],
             heading_path=json.loads(row["heading_path"]), snippet=snip, highlights=spans,
-            evidence=evidence_ if evidence_ is not None else self._evidence(row, ranking), organ=row["organ"], doc_type=row["doc_type"],
+            evidence=evidence_ if evidence_ is not None else self._evidence(row, ranking) if ranking else 0.0,
+            organ=row["organ"], doc_type=row["doc_type"],
             case_numbers=json.loads(row["case_numbers"]), dates=json.loads(row["dates"]), item=row["item"],
             is_decision=bool(row["is_decision"]),
             text_source="ocr" if row["ocr"] else "repaired" if row["repaired"] else None,

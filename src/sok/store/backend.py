@@ -61,6 +61,8 @@ class SearchBackend(Protocol):
 
     def passages(self, ids: Sequence[int]) -> dict[int, Any]: ...
 
+    def decisions_of(self, ids: Sequence[int]) -> dict[int, list[int]]: ...
+
     def case_rows(self, number: str) -> list[Any]: ...
 
     def document_case_numbers(self) -> Iterator[list[str]]: ...
@@ -133,6 +135,9 @@ class EmbeddedBackend:
 
     def passages(self, ids: Sequence[int]) -> dict[int, Any]:
         return self.store.passages(list(ids))
+
+    def decisions_of(self, ids: Sequence[int]) -> dict[int, list[int]]:
+        return self.store.decisions_of(list(ids))
 
     def case_rows(self, number: str) -> list[Any]:
         return self.store.case_rows(number)

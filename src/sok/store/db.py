@@ -504,6 +504,19 @@ class Store:
         rows = self.db.execute(sql + (" WHERE " + " AND ".join(where) if where else ""), args)
         return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
+    def decisions_of(self, ids: list[int]) -> dict[int, list[int]]:
+        """For each given passage that belongs to a § (or agenda item), the
+        passages of that § in the same file that state its decision, in order."""
+        out: dict[int, list[int]] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            for r in self.db.execute(
+                "SELECT p.id AS source, d.id AS decision FROM passages p JOIN passages d ON d.file_id = p.file_id"
+                " AND d.document_id IS p.document_id AND d.item = p.item AND d.is_decision = 1 AND d.id != p.id"
+                f" WHERE p.item IS NOT NULL AND p.id IN ({','.join('?' * len(part))}) ORDER BY p.id, d.ordinal", part):
+                out.setdefault(r["source"], []).append(r["decision"])
+        return out
+
     def case_rows(self, number: str) -> list[sqlite3.Row]:
         """Passages of the documents and § that name the case `number`
         (normalised), with their document's metadata, in document order: a

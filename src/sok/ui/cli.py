@@ -16,6 +16,7 @@ from sok.config import DEFAULT_MODEL, LIMITS, LimitsConfig, default_index_dir
 from sok.embedding import EmbedderError, load_embedder
 from sok.index import Index
 from sok.language import iso_date
+from sok.query.answer import LINE_RANKER_FILE
 from sok.query.evaluate import FOLDINGS, evaluate, evaluate_answers, evaluate_folds, fit_ranker, load_questions
 from sok.query.search import MODES, Searcher, SearchError
 from sok.records import Filters, Hit, pages_label
@@ -289,9 +290,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.answers:  # before --folds: with --answers, --folds makes the answers out-of-fold
         return _eval_answers(searcher, args)
     if args.fit_ranker:
-        ranker = fit_ranker(searcher, load_questions([Path(f) for f in args.files]))
+        ranker, lines = fit_ranker(searcher, load_questions([Path(f) for f in args.files]))
         ranker.save(Path(args.fit_ranker))
-        print(f"Rankningsmodellen skriven till {args.fit_ranker}")
+        lines.save(Path(args.fit_ranker).with_name(LINE_RANKER_FILE.name))
+        print(f"Rankningsmodellen skriven till {args.fit_ranker}, radmodellen till "
+              f"{Path(args.fit_ranker).with_name(LINE_RANKER_FILE.name)}")
         return 0
     if args.folds:
         return _eval_folds(searcher, args)
@@ -368,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--index", default=str(default_index_dir()), help="indexmapp (standard ./index eller $SOK_INDEX)")
     # --index is also taken after the command (`sok index MAPP --index X`); SUPPRESS
     # keeps the value given before the command when none is given after it.
-    common = argparse.ArgumentParser(add_help=False)
+    common = SwedishParser(add_help=False)
     common.add_argument("--index", default=argparse.SUPPRESS, help="indexmapp (standard ./index eller $SOK_INDEX)")
     sub = parser.add_subparsers(dest="command", required=True)
 

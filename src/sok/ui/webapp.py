@@ -340,7 +340,8 @@ def answer_html(answer: Any, urls: Mapping[int, str | None], no_answer_text: str
             f'title="{esc(labels.get(c, ""))}">[{int(c)}]</a>'
             for c in s.citations
         )
-        items.append(f"<li>{esc(s.text)} {cites}</li>")
+        role = f"<b>{esc(s.role)}:</b> " if s.role else ""
+        items.append(f"<li>{role}{esc(s.text)} {cites}</li>")
     close()
     note = f"<div class='sok-dim'>{esc(answer.note)}</div>" if answer.note else ""
     return f"<div class='sok-answer'>{''.join(blocks)}{note}</div>"
