@@ -1,4 +1,12 @@
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 from sok.ui.cli import main
 
@@ -206,3 +214,49 @@ def test_a_full_disk_stops_the_run_in_a_sentence_and_the_old_index_still_answers
     assert "Traceback" not in done.stderr, done.stderr
     assert "index=2" in done.stdout and "Disken är full" in done.stderr, done.stdout + done.stderr
     assert "search=0" in done.stdout and "kallelse.md" in done.stdout, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_serve_leaves_no_process_behind_when_stopped(real_index, tmp_path, stop):
+    """`sok serve` becomes the Streamlit server (exec), so the signal that stops
+    it stops the server: the process ends and the port is free again."""
+    from conftest import ROOT, free_port, wait_healthy
+
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    cmd = [sys.executable, "-m", "sok", "--index", str(real_index[0]), "serve", "--port", str(port)]
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", proc, log)
+        children = [pid for pid in os.listdir("/proc") if pid.isdigit() and _parent(pid) == proc.pid]
+        proc.send_signal(stop)
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not children  # no second process that could outlive it
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _parent(pid: str) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def test_scores_only_with_verbose_and_status_summarises_pages_per_file(real_index, capsys):
+    from sok.ui.cli import _ranges
+
+    index_dir = str(real_index[0])
+    assert main(["--index", index_dir, "search", "Studor", "-k", "1"]) == 0
+    assert "poäng" not in capsys.readouterr().out
+    assert main(["--index", index_dir, "search", "Studor", "-k", "1", "--verbose"]) == 0
+    assert "(poäng " in capsys.readouterr().out
+    assert _ranges([1, 2, 3, 7, 9, 10]) == "s. 1–3, 7, 9–10" and _ranges([4]) == "s. 4"
+    assert main(["--index", index_dir, "status", "--details"]) == 0
+    assert "Personuppgifter:" in capsys.readouterr().out

@@ -34,11 +34,13 @@ def _mark(text: str, spans: list[tuple[int, int]], tty: bool) -> str:
     return "".join(out)
 
 
-def format_hit(n: int, hit: Hit, tty: bool) -> str:
+def format_hit(n: int, hit: Hit, tty: bool, verbose: bool = False) -> str:
+    """One hit for a reader; the ranker's score (a log-odds that means
+    little to a reader) only with --verbose."""
     date = f", {hit.date}" if hit.date else ""
     meta = ", ".join(x for x in (hit.organ, hit.doc_type, hit.item, "beslut" if hit.is_decision else None,
                                   hit.source_note) if x)
-    lines = [f"{n}. {hit.title} — {hit.file}, {hit.pages_label}{date}  (poäng {hit.score:.4f})"]
+    lines = [f"{n}. {hit.title} — {hit.file}, {hit.pages_label}{date}" + (f"  (poäng {hit.score:.4f})" if verbose else "")]
     if meta:
         lines.append(f"   {meta}")
     if hit.heading_path:
@@ -163,7 +165,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         print("Inga träffar." if not args.cutoff else "Inget i materialet matchar frågan tillräckligt väl.")
         return 0
     tty = sys.stdout.isatty()
-    print("\n\n".join(format_hit(i, h, tty) for i, h in enumerate(hits, start=1)))
+    print("\n\n".join(format_hit(i, h, tty, args.verbose) for i, h in enumerate(hits, start=1)))
     labels = {"organ": "Organ", "doc_type": "Typ", "year": "År"}
     print()
     for key, label in labels.items():
@@ -270,19 +272,52 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"Senaste indexering: {last['finished']} ({last['folder']})")
         for rel, reason in last.get("failed", []):
             print(f"  kunde inte läsas: {rel}: {reason}")
-    for rel, page, by_ocr in info.empty_page_list:
-        print(f"  utan textlager: {rel} s. {page}{' (läst med OCR)' if by_ocr else ''}")
-    for rel, page, words in info.repaired_page_list:
-        print(f"  lagat textlager: {rel} s. {page} ({words} ord)")
+    if args.details:
+        for rel, page, by_ocr in info.empty_page_list:
+            print(f"  utan textlager: {rel} s. {page}{' (läst med OCR)' if by_ocr else ''}")
+        for rel, page, words in info.repaired_page_list:
+            print(f"  lagat textlager: {rel} s. {page} ({words} ord)")
+    else:
+        _per_file("utan textlager", [(rel, page) for rel, page, _ in info.empty_page_list])
+        _per_file("lagat textlager", [(rel, page) for rel, page, _ in info.repaired_page_list])
     numbers = sum(n for _, _, n, _ in info.personal_page_list)
     secret = [(rel, page) for rel, page, _, marked in info.personal_page_list if marked]
     shown = info.personal_data == "shown"
     print(f"Personuppgifter: {numbers} personnummer {'VISAS (--show-personal-data)' if shown else 'dolda'}, "
-          f"{len(secret)} sidor märkta sekretess eller bortredigerat (granska dem)")
-    for rel, page, n, marked in info.personal_page_list:
-        what = ", ".join(x for x in (f"{n} personnummer" if n else "", "sekretess" if marked else "") if x)
-        print(f"  personuppgifter: {rel} s. {page} ({what})")
+          f"{len(secret)} {'sida märkt' if len(secret) == 1 else 'sidor märkta'} sekretess eller bortredigerat"
+          " (granska dem)")
+    if args.details:
+        for rel, page, n, marked in info.personal_page_list:
+            what = ", ".join(x for x in (f"{n} personnummer" if n else "", "sekretess" if marked else "") if x)
+            print(f"  personuppgifter: {rel} s. {page} ({what})")
+    else:
+        _per_file("personuppgifter", [(rel, page) for rel, page, _, _ in info.personal_page_list])
+    if not args.details and (info.empty_page_list or info.repaired_page_list or info.personal_page_list):
+        print("(varje sida listas med  sok status --details)")
     return 0
+
+
+def _per_file(what: str, pages: list[tuple[str, int]]) -> None:
+    """One line per file: how many pages, and which (ranges), not one line per page."""
+    by_file: dict[str, list[int]] = {}
+    for rel, page in pages:
+        by_file.setdefault(rel, []).append(page)
+    for rel, numbers in by_file.items():
+        print(f"  {what}: {rel}: {len(numbers)} {'sida' if len(numbers) == 1 else 'sidor'} ({_ranges(sorted(numbers))})")
+
+
+def _ranges(numbers: list[int]) -> str:
+    """"s. 1–3, 7" from [1, 2, 3, 7]."""
+    parts: list[str] = []
+    start = prev = numbers[0]
+    for n in [*numbers[1:], None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        parts.append(f"{start}–{prev}" if prev > start else f"{start}")
+        if n is not None:
+            start = prev = n
+    return "s. " + ", ".join(parts)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -406,6 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="date_to", type=date_arg, help="till och med datum")
     p.add_argument("--case", help="bara ärendet med detta diarienummer, t.ex. \"KFKS 2019/475\"")
     p.add_argument("--decisions", action="store_true", help="endast beslut (beslutstext i protokoll)")
+    p.add_argument("-v", "--verbose", action="store_true", help="visa rankningspoängen för varje träff")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("case", parents=[common], help="alla dokument och paragrafer i ett ärende, i datumordning")
@@ -434,6 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", parents=[common], help="visa indexets innehåll")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--details", action="store_true", help="lista varje sida utan textlager, lagad eller med personuppgifter")
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("doctor", parents=[common], help="kontrollera hela indexet och laga det som går")
