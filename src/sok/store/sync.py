@@ -196,6 +196,20 @@ def read_ahead(items: list[T], fn: Callable[[T], R], weigh: Callable[[R], int],
         thread.join()
 
 
+def _timed(items: Iterator[T], seconds: dict[str, float], key: str) -> Iterator[T]:
+    """The items, with the time spent waiting for each added to seconds[key]:
+    with reading ahead, "extract_chunk" is the reading the embedding did not hide."""
+    while True:
+        t0 = time.perf_counter()
+        try:
+            item = next(items)
+        except StopIteration:
+            return
+        finally:
+            seconds[key] += time.perf_counter() - t0
+        yield item
+
+
 def embed_missing(store: Store, embedder: Embedder, texts: dict[str, str], bar: tqdm | None = None) -> int:
     """Embed texts whose hash the cache lacks, shortest first (less padding per
     batch); each batch is committed to the cache as soon as it is made."""
@@ -337,9 +351,8 @@ def sync(
                 )) as ahead:
                     store.delete_files(removed.values())
                     report.removed = [str(Path(p).relative_to(folder)) for p in removed]
-                    for (path, sha, existed), done in ahead:
+                    for (path, sha, existed), done in _timed(ahead, seconds, "extract_chunk"):
                         files_bar.update()
-                        t0 = time.perf_counter()
                         try:
                             f, passages = done.result()
                         except ExtractionError as exc:
@@ -348,8 +361,6 @@ def sync(
                         except Exception as exc:  # a broken file must never stop the run
                             report.failed.append((str(path.relative_to(folder)), f"oväntat fel: {exc!r}"))
                             continue
-                        finally:
-                            seconds["extract_chunk"] += time.perf_counter() - t0
                         buffer.append((f, passages, existed))
                         pending.update((text_hash(t), t) for p in passages
                                        for t in (embedding_input(f, p), *window_inputs(f, p)))
