@@ -314,3 +314,35 @@ def test_card_escapes_metadata_and_links_duplicates():
     assert 'href="/fil/4#page=2"' in card and "Öppna sidan 2" in card and 'href="/fil/5#page=8"' in card
     assert "Kommunstyrelsen · protokoll · 2019-06-03 · s. 2–3 · § 135" in card
     assert "vy=arende&amp;arende=KFKS+2019%2F475" in card
+
+
+def test_a_question_opens_as_an_answer_and_search_words_as_a_list(monkeypatch, real_index):
+    index_dir, _ = real_index
+    at = app(monkeypatch, index_dir, q=SIP)  # no mode in the URL: a question is answered
+    assert at.radio(key="lage").value == "fraga" and bodies(at, "sok-answer")
+    at = app(monkeypatch, index_dir, q="Fisksätraskolan nedläggning")
+    assert at.radio(key="lage").value == "sok" and bodies(at, "sok-card") and not bodies(at, "sok-answer")
+    # typing follows what is typed ...
+    at.text_input(key="q").set_value("Vad beslutade kommunstyrelsen om Fisksätraskolan?").run()
+    assert at.radio(key="lage").value == "fraga" and bodies(at, "sok-answer")
+    # ... until the user picks a mode
+    at.radio(key="lage").set_value("sok").run()
+    at.text_input(key="q").set_value("Vad rapporterades om SIP?").run()
+    assert at.radio(key="lage").value == "sok" and not bodies(at, "sok-answer")
+
+
+def test_the_list_holds_relevant_hits_the_rest_behind_less_relevant_and_counts_agree(monkeypatch, real_index):
+    """For the SIP question in Sök mode every card above "mindre relevanta"
+    comes from the one document that mentions SIP (the calibrated passage
+    cut-off is lenient within it), and the organ counts in the sidebar add
+    up to those cards."""
+    index_dir, _ = real_index
+    at = app(monkeypatch, index_dir, q=SIP, lage="sok")
+    cards = bodies(at, "sok-card")
+    strong = [c for c in cards if "svag träff" not in c]
+    weak = [c for c in cards if "svag träff" in c]
+    assert strong and all("2023_aterrapportering_beredning_for_nara_vard.md" in c for c in strong)
+    assert weak and any(e.label.startswith("Visa fler, mindre relevanta (") for e in at.expander)
+    counts = [int(label.rsplit("(", 1)[1].rstrip(")")) for label in at.multiselect(key="organ").options]
+    assert sum(counts) == len(strong)
+    assert any(c.value.startswith(f"Visar {len(strong)} av {len(strong)} relevant") for c in at.caption)

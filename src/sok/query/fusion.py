@@ -87,6 +87,7 @@ class LinearRanker:
     l2: float = 0.1
     threshold: float = -math.inf
     passage_threshold: float = -math.inf
+    margin: float = math.inf  # a kept passage scores at most this far below the question's best
     names: tuple[str, ...] = FEATURES  # what each weight is for; the answer's line scorer has its own
 
     def score(self, x: np.ndarray) -> np.ndarray:
@@ -119,14 +120,16 @@ class LinearRanker:
     def to_json(self) -> dict:
         return {"features": list(self.names), "weights": [round(float(v), 6) for v in self.weights],
                 "bias": round(self.bias, 6), "l2": self.l2, "threshold": round(self.threshold, 6),
-                "passage_threshold": round(self.passage_threshold, 6)}
+                "passage_threshold": round(self.passage_threshold, 6),
+                "margin": round(self.margin, 6) if math.isfinite(self.margin) else None}
 
     @classmethod
     def from_json(cls, data: dict, names: tuple[str, ...] = FEATURES) -> "LinearRanker":
         if tuple(data["features"]) != names:
             raise ValueError("rankningsmodellen har andra särdrag än den här versionen: kör  sok eval --fit-ranker")
         return cls(np.asarray(data["weights"], dtype=np.float64), float(data["bias"]), float(data.get("l2", 0.1)),
-                   float(data.get("threshold", -math.inf)), float(data.get("passage_threshold", -math.inf)), names)
+                   float(data.get("threshold", -math.inf)), float(data.get("passage_threshold", -math.inf)),
+                   float(data["margin"]) if data.get("margin") is not None else math.inf, names)
 
     def calibrate(self, xs: list[np.ndarray], ys: list[np.ndarray], budget: float = 0.03) -> "LinearRanker":
         """Set both cut-offs so that at most `budget` of these answerable
@@ -139,6 +142,9 @@ class LinearRanker:
         if scored:
             self.threshold = _quantile_cut([float(s.max()) for s, _ in scored], budget)
             self.passage_threshold = min(self.threshold, _quantile_cut([float(s[y].max()) for s, y in scored], budget))
+            # how far below the best its best relevant passage falls: at most `budget` fall further
+            gaps = sorted(float(s.max() - s[y].max()) for s, y in scored)
+            self.margin = gaps[min(len(gaps) - 1, int(math.ceil((1 - budget) * len(gaps))))] + 1e-6
         return self
 
     def save(self, path: Path) -> None:

@@ -13,6 +13,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -64,15 +65,21 @@ def _occurrence(row) -> dict:
             "page_start": row["page_start"], "page_end": row["page_end"]}
 
 
-def _facets(rows) -> dict[str, list[tuple[str, int]]]:
+def facets(items: Iterable[tuple[str | None, str | None, str | None]]) -> dict[str, list[tuple[str, int]]]:
+    """Counts per organ, document type and year of (organ, doc_type, date)
+    items: the candidates of `query`, or the relevant hits the app lists."""
     organ: Counter[str] = Counter()
     doc_type: Counter[str] = Counter()
     year: Counter[str] = Counter()
-    for row in rows:
-        organ[row["organ"] or "okänt"] += 1
-        doc_type[row["doc_type"] or "okänt"] += 1
-        year[row["date"][:4] if row["date"] else "okänt"] += 1
+    for o, t, d in items:
+        organ[o or "okänt"] += 1
+        doc_type[t or "okänt"] += 1
+        year[d[:4] if d else "okänt"] += 1
     return {"organ": organ.most_common(), "doc_type": doc_type.most_common(), "year": sorted(year.items())}
+
+
+def _facets(rows: Iterable[Any]) -> dict[str, list[tuple[str, int]]]:
+    return facets((row["organ"], row["doc_type"], row["date"]) for row in rows)
 
 
 class SearchError(Exception):
@@ -315,8 +322,9 @@ class Searcher:
         evidences = {pid: self._evidence(rows[pid], ranking) for pid, _ in ordered} if cutoff and not learned else {}
         if cutoff and learned and (not ordered or ordered[0][1] < self.ranker.threshold):
             ordered = []  # nothing in the material answers this
+        floor = max(self.ranker.passage_threshold, ordered[0][1] - self.ranker.margin) if ordered else 0.0
         passing = [(pid, score) for pid, score in ordered if not cutoff
-                   or (score >= self.ranker.passage_threshold if learned else evidences[pid] >= RELEVANCE.threshold)]
+                   or (score >= floor if learned else evidences[pid] >= RELEVANCE.threshold)]
         kept: list[tuple[int, float, set[int], list[dict]]] = []
         for pid, score in passing:
             if len(kept) == k:
@@ -335,6 +343,16 @@ class Searcher:
             hit.also_in = also
             hits.append(hit)
         return Result(hits, _facets(rows[pid] for pid, _ in passing))
+
+    def relevant(self, hits: list[Hit]) -> list[Hit]:
+        """The hits (of a hybrid `query` without `cutoff`, best first) that the
+        cut-off would keep: nothing when the best falls below the question
+        threshold, else those at or above the passage threshold and within the
+        calibrated margin of the best."""
+        if not hits or hits[0].score < self.ranker.threshold:
+            return []
+        floor = max(self.ranker.passage_threshold, hits[0].score - self.ranker.margin)
+        return [h for h in hits if h.score >= floor]
 
     def search(self, query: str, k: int = 10, mode: str = "hybrid", cutoff: bool = False,
                depth: int | None = None, filters: Filters | None = None) -> list[Hit]:

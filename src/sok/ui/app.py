@@ -94,7 +94,8 @@ def init_state() -> None:
         params = {k: st.query_params.get_all(k) for k in st.query_params.keys()}
         s = w.from_params(params)
         ss.update(q=s.q, lage=s.mode, vy=s.view, organ=s.organ, typ=s.doc_type, arende=s.case,
-                  beslut=s.decisions, arende_vy=s.case or None, _years=(s.year_from, s.year_to), _init=True)
+                  beslut=s.decisions, arende_vy=s.case or None, _years=(s.year_from, s.year_to), _init=True,
+                  _lage_vald="lage" in params)
     for key in WIDGETS:
         if key in ss:
             ss[key] = ss[key]  # a hidden widget's value would otherwise be dropped
@@ -146,7 +147,7 @@ def sidebar_filters(db: Any, results: w.Results, years: list[int]) -> None:
         sb.select_slider("År", options=years, value=value, key="ar", format_func=lambda y: f"{y} ({yc.get(y, 0)})")
         ss["_years"] = ss["ar"]  # survives views where the slider is not drawn
     sb.text_input("Ärendenummer", key="arende", placeholder="t.ex. KFKS 2019/475")
-    decisions = sum(1 for h in results.hits if h.is_decision)
+    decisions = sum(1 for h in results.relevant if h.is_decision)
     sb.toggle(f"Endast beslut ({decisions})", key="beslut")
     sb.caption("Siffrorna inom parentes räknar träffarna för frågan med de avgränsningar som är valda.")
 
@@ -178,17 +179,33 @@ def timeline_panel(results: w.Results) -> None:
 
 
 def hit_list(db: Any, results: w.Results, state: w.UiState, ids: dict[str, int]) -> None:
-    hits = results.hits[: w.SHOWN_HITS]
-    if not hits:
+    """The relevant hits (those that clear the cut-off), a page at a time;
+    the rest behind "Visa fler, mindre relevanta"."""
+    if not results.hits:
         st.info("Inga träffar." + (" Prova att ta bort någon avgränsning." if w.to_filters(state).active else ""))
         return
-    if not results.relevant:
-        st.warning("Inget i materialet matchar frågan tillräckligt väl; de närmaste passagerna visas ändå.")
-    st.caption(f"Visar {len(hits)} av {len(results.hits)} träffar, bäst först.")
+    ss = st.session_state
+    shown_key = f"_visade:{state.q}:{w.to_params(state)}"  # a new search starts on its first page
+    shown = ss.get(shown_key, w.SHOWN_HITS)
+    relevant, rest = results.relevant, results.less_relevant
+    if relevant:
+        page = relevant[:shown]
+        st.caption(f"Visar {len(page)} av {w.count(len(relevant), 'relevant träff', 'relevanta träffar')}, bäst först.")
+        cards(db, page, ids, start=1)
+        if len(relevant) > shown:
+            st.button("Visa fler", key="fler", on_click=lambda: ss.update({shown_key: shown + w.SHOWN_HITS}))
+    else:
+        st.warning("Inget i materialet matchar frågan tillräckligt väl.")
+    if rest:
+        with st.expander(f"Visa fler, mindre relevanta ({len(rest)})", expanded=not relevant):
+            cards(db, rest[: w.SHOWN_HITS], ids, start=len(relevant) + 1, weak=True)
+
+
+def cards(db: Any, hits: list[Any], ids: dict[str, int], start: int, weak: bool = False) -> None:
     twins = reader.passage_files(db, [o["passage_id"] for h in hits for o in h.also_in if "passage_id" in o])
-    for n, hit in enumerate(hits, start=1):
+    for n, hit in enumerate(hits, start=start):
         also = [w.file_url(twins.get(o.get("passage_id", -1)), o.get("page_start", 1)) for o in hit.also_in]
-        card(db, w.hit_card(n, hit, w.file_url(ids.get(hit.path), hit.page_start), also), hit.passage_id)
+        card(db, w.hit_card(n, hit, w.file_url(ids.get(hit.path), hit.page_start), also, weak), hit.passage_id)
 
 
 def card(db: Any, body: str, passage_id: int) -> None:
@@ -221,10 +238,16 @@ def search_view(index_dir: Path, db: Any, years: list[int]) -> w.UiState:
     from sok.query.search import query_problem
 
     left, right = st.columns([5, 1], vertical_alignment="bottom")
+    ss = st.session_state
+
+    def typed() -> None:  # the mode follows what was typed until the user picks one
+        if not ss.get("_lage_vald"):
+            ss["lage"] = w.mode_for(ss.get("q") or "")
+
     left.text_input("Sökfråga", key="q", placeholder="Till exempel: Vad rapporterades om SIP?",
-                    label_visibility="collapsed", max_chars=SEARCH.max_query_chars)
+                    label_visibility="collapsed", max_chars=SEARCH.max_query_chars, on_change=typed)
     right.radio("Läge", list(w.MODES), key="lage", format_func=w.MODES.get, horizontal=True,
-                label_visibility="collapsed")
+                label_visibility="collapsed", on_change=lambda: ss.update(_lage_vald=True))
     engine = engine_or_stop(index_dir)
     state = current_state(years)
     results = None
@@ -268,7 +291,7 @@ def case_view(index_dir: Path, db: Any, years: list[int]) -> w.UiState:
         options.insert(0, chosen)
     st.selectbox("Ärendenummer", options, key="arende_vy", accept_new_options=True,
                  placeholder="Välj eller skriv ett diarienummer, t.ex. KFKS 2019/475",
-                 format_func=lambda n: f"{n} ({known[n]} handlingar)" if n in known else n)
+                 format_func=lambda n: f"{n} ({w.count(known[n], 'handling', 'handlingar')})" if n in known else n)
     state = current_state(years)
     if not state.case:
         return state
@@ -277,7 +300,7 @@ def case_view(index_dir: Path, db: Any, years: list[int]) -> w.UiState:
         st.html(w.notice(f"Inget i indexet nämner ärendet {state.case}."))
         return state
     ids = reader.file_ids(db)
-    st.caption(f"{len(entries)} handlingar och paragrafer, äldst först.")
+    st.caption(f"{w.count(len(entries), 'handling eller paragraf', 'handlingar och paragrafer')}, äldst först.")
     st.html(w.case_table(entries, [w.file_url(ids.get(e.path), e.page_start) for e in entries]))
     return state
 

@@ -21,7 +21,6 @@ from urllib.parse import urlencode
 
 import numpy as np
 
-from sok.config import RELEVANCE
 from sok.query.timeline import meeting_dates
 from sok.records import Filters, Hit, pages_label
 
@@ -60,13 +59,30 @@ def _year(text: str) -> int | None:
     return int(text) if text.isdigit() and len(text) == 4 else None
 
 
+_QUESTION_WORDS = frozenset("vad vem vems vilka vilken vilket när var varför hur finns har hade kan får ska skulle "
+                            "är var blir blev kommer gick what who which when where why how does did is are was "
+                            "were can will has have".split())
+
+
+def looks_like_question(text: str) -> bool:
+    """A question ("Vad rapporterades om SIP?") rather than search words
+    ("SIP vårdcentral"): the app then answers (Fråga) unless the user picked Sök."""
+    words = text.strip().split()
+    return bool(words) and (text.strip().endswith("?") or words[0].casefold() in _QUESTION_WORDS)
+
+
+def mode_for(query: str) -> str:
+    return "fraga" if looks_like_question(query) else "sok"
+
+
 def from_params(params: Mapping[str, list[str]]) -> UiState:
     """Read the URL leniently: unknown values fall back to defaults, so a
-    hand-edited or old link still opens a working page."""
+    hand-edited or old link still opens a working page. Without a mode, a
+    question opens as Fråga and search words as Sök."""
     mode, view = _first(params, "lage"), _first(params, "vy")
     return UiState(
         q=_first(params, "q"),
-        mode=mode if mode in MODES else "sok",
+        mode=mode if mode in MODES else mode_for(_first(params, "q")),
         view=view if view in VIEWS else "sok",
         organ=[v for v in params.get("organ", []) if v],
         doc_type=[v for v in params.get("typ", []) if v],
@@ -162,25 +178,37 @@ class Engine:
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
+def count(n: int, one: str, many: str) -> str:
+    """"1 handling", "3 handlingar": Swedish has no plural for one."""
+    return f"{n} {one if n == 1 else many}"
+
+
 # --- search and answer --------------------------------------------------------------
 
 
 @dataclass
 class Results:
     hits: list[Hit]  # best first, filters applied
-    facets: dict[str, list[tuple[str, int]]]
+    relevant: list[Hit]  # those that clear the calibrated cut-off (as `sok search --cutoff`): listed first, charted, counted
+    facets: dict[str, list[tuple[str, int]]]  # over the relevant hits, so sidebar, chart and list agree
 
     @property
-    def relevant(self) -> list[Hit]:
-        """Hits that clear the calibrated cut-off: what the chart counts."""
-        return [h for h in self.hits if h.evidence >= RELEVANCE.threshold]
+    def less_relevant(self) -> list[Hit]:
+        keep = {h.passage_id for h in self.relevant}
+        return [h for h in self.hits if h.passage_id not in keep]
 
 
 def run_search(searcher: Any, query: str, filters: Filters, depth: int = DEPTH) -> Results:
     """One retrieval per page view: the core's `query()` filters inside
-    retrieval, collapses near-duplicates and counts facets over every candidate."""
+    retrieval and collapses near-duplicates; the cut-off of `sok search
+    --cutoff` splits the relevant hits from the rest, and every count on
+    the page is over the relevant ones."""
+    from sok.query.search import facets
+
     result = searcher.query(query, k=depth, depth=depth, filters=filters if filters.active else None)
-    return Results(list(result.hits), dict(result.facets))
+    hits = list(result.hits)
+    relevant = searcher.relevant(hits)
+    return Results(hits, relevant, facets((h.organ, h.doc_type, h.date) for h in relevant))
 
 
 def run_ask(searcher: Any, question: str, filters: Filters) -> Any:
@@ -291,10 +319,11 @@ def case_links(numbers: Iterable[str]) -> str:
     return f"<div class='sok-cases'>Ärende: {' '.join(links)}</div>" if links else ""
 
 
-def hit_card(n: int, hit: Hit, url: str | None, also_urls: list[str | None] | None = None) -> str:
+def hit_card(n: int, hit: Hit, url: str | None, also_urls: list[str | None] | None = None, weak: bool = False) -> str:
     """One result as HTML: title, organ, type, meeting date, pages, § and the
-    snippet with the query's words marked; every record string escaped."""
-    weak = "" if hit.evidence >= RELEVANCE.threshold else "<span class='sok-weak'>svag träff</span>"
+    snippet with the query's words marked; every record string escaped. A
+    hit below the cut-off (`weak`) says so."""
+    weak_mark = "<span class='sok-weak'>svag träff</span>" if weak else ""
     decision = "<span class='sok-badge'>beslut</span>" if hit.is_decision else ""
     if hit.source_note:
         decision += f"<span class='sok-weak'>{esc(hit.source_note)}</span>"
@@ -304,7 +333,7 @@ def hit_card(n: int, hit: Hit, url: str | None, also_urls: list[str | None] | No
     return (
         f"<div class='sok-card' data-passage='{int(hit.passage_id)}'>"
         f"<div class='sok-head'><span class='sok-n'>{n}</span><span class='sok-title'>{esc(hit.title)}</span>"
-        f"{decision}{weak}</div>"
+        f"{decision}{weak_mark}</div>"
         f"<div class='sok-meta'>{meta}</div>"
         + (f"<div class='sok-heading'>{esc(heading)}</div>" if heading else "")
         + f"<div class='sok-snippet'>{highlight(hit.snippet, hit.highlights)}</div>"
