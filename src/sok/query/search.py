@@ -60,6 +60,16 @@ def near_duplicate(a: set[int], b: set[int], containment: float = 0.8) -> bool:
     return bool(a and b) and len(a & b) / min(len(a), len(b)) >= containment
 
 
+def same_matter(a: Any, b: Any) -> bool:
+    """Two passages that may be one text told twice: not when they belong
+    to different §§ (a protokoll's § 135 and § 136 share their bordläggning
+    wording but are separate decisions) or name different case numbers."""
+    cases_a, cases_b = set(json.loads(a["case_numbers"])), set(json.loads(b["case_numbers"]))
+    if cases_a and cases_b and not cases_a & cases_b:
+        return False
+    return not (a["item"] and b["item"] and a["item"] != b["item"])
+
+
 def _occurrence(row) -> dict:
     return {"passage_id": row["id"], "file": row["relpath"], "title": row["title"], "date": row["date"],
             "page_start": row["page_start"], "page_end": row["page_end"]}
@@ -332,7 +342,7 @@ class Searcher:
             grams = shingles(rows[pid]["text"])
             # a twin is the same text in another file: within one file, similar passages are separate content
             twin = next((entry for entry in kept if rows[entry[0]]["file_id"] != rows[pid]["file_id"]
-                         and near_duplicate(entry[2], grams)), None)
+                         and same_matter(rows[entry[0]], rows[pid]) and near_duplicate(entry[2], grams)), None)
             if twin is not None:
                 twin[3].append(_occurrence(rows[pid]))
                 continue
