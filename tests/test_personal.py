@@ -89,8 +89,10 @@ def test_personnummer_never_reach_search_answers_status_or_served_text(tmp_path,
 
     assert main(["--index", str(index_dir), "status"]) == 0
     status = capsys.readouterr().out
-    assert "Personuppgifter: 3 personnummer dolda, 1 sidor märkta sekretess" in status
-    assert "protokoll.pdf s. 2 (1 personnummer, sekretess)" in status
+    assert "Personuppgifter: 3 personnummer dolda, 1 sida märkt sekretess" in status
+    assert "personuppgifter: protokoll.pdf: 2 sidor (s. 1–2)" in status  # per file; --details per page
+    assert main(["--index", str(index_dir), "status", "--details"]) == 0
+    assert "protokoll.pdf s. 2 (1 personnummer, sekretess)" in capsys.readouterr().out
 
     from test_app import _serve
 
