@@ -120,7 +120,10 @@ def test_a_line_says_whether_it_is_a_decision_a_proposal_a_yrkande_or_a_reservat
     # the same words in a tjänsteskrivelse are a proposal, not a decision
     assert line_role("Kommunstyrelsen beslutar om nedläggning av Fisksätraskolans skolenhet.", memo) \
         == "Förslag i tjänsteskrivelse"
-    assert line_role("Kommunstyrelsen föreslår kommunfullmäktige att anta planen.", protocol) == "Förslag i protokoll"
+    # a styrelse's decision to propose something to the council is its decision
+    assert line_role("Kommunstyrelsen föreslår kommunfullmäktige att anta planen.", protocol) \
+        == "Beslut (förslag till fullmäktige), kommunstyrelsen § 176"
+    assert line_role("Nämnden föreslår att planen antas.", protocol) == "Förslag i protokoll"
     assert line_role("Tomas Ottosson (V) yrkade att kommunstyrelsen beslutar att inte lägga ner skolan.", protocol) \
         == "Yrkande"
     assert line_role("Mikael Carlsson (NL) reserverade sig mot beslutet.", protocol) == "Reservation"

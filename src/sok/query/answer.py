@@ -123,6 +123,7 @@ _DECIDES_NOW = re.compile(r"\b(beslutar|beslutade att|godkänner|fastställer|an
                           r"anser .{0,30}besvarad)\b", re.I)
 _PROPOSES = re.compile(r"\bföresl(?:år|ås|og|ogs)\b|\bförslag till beslut\b", re.I)
 _REJECTS = re.compile(r"\bavslår\b|\bavslag\b", re.I)
+_TO_COUNCIL = re.compile(r"\bföreslår (?:kommun|region|stads)?fullmäktige\b", re.I)
 _CLAIMS = re.compile(r"\byrka(?:r|de)\b", re.I)
 _RESERVES = re.compile(r"\breserver(?:ar|ade) sig\b|\breservation\b", re.I)
 
@@ -136,8 +137,11 @@ def line_role(text: str, hit: Hit) -> str | None:
     if _CLAIMS.search(text):
         return "Yrkande"
     decision_words = _DECIDES_NOW.search(text)
+    where = " ".join(x for x in (hit.organ, hit.item) if x)
+    if hit.doc_type in _DECISION_RECORDS and _TO_COUNCIL.search(text):
+        # a nämnd's or styrelse's decision is often a proposal to the council: still its decision
+        return f"Beslut (förslag till fullmäktige), {where}" if where else "Beslut (förslag till fullmäktige)"
     if hit.doc_type in _DECISION_RECORDS and decision_words and not _PROPOSES.search(text):
-        where = " ".join(x for x in (hit.organ, hit.item) if x)
         kind = "Beslut (avslag)" if _REJECTS.search(text) else "Beslut"
         return f"{kind}, {where}" if where else kind
     if _PROPOSES.search(text) or decision_words:
