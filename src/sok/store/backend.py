@@ -13,7 +13,10 @@ What every backend must do:
   two index runs; a passage deleted by a run is gone after `refresh`;
 - scores on one scale per leg: BM25 for `lexical`, cosine for `dense` and
   `windows`, and `cosines`/`window_cosines` give the same cosine for any id
-  as a top-k list would.
+  as a top-k list would (`each_window_cosine`: every window of one passage,
+  in order, for the answer's lines);
+- `decisions_of`: for passages inside a §, the passages of that § (same
+  document) that state its decision, so `sok ask` answers from decisions.
 
 Writing stays with `sok.store.sync` for the embedded backend; a server
 backend's writer will take the same passages and vectors from it."""
