@@ -198,6 +198,8 @@ def hit_list(db: Any, results: w.Results, state: w.UiState, ids: dict[str, int])
         st.warning("Inget i materialet matchar frågan tillräckligt väl.")
     if rest:
         with st.expander(f"Visa fler, mindre relevanta ({len(rest)})", expanded=not relevant):
+            if len(rest) > w.SHOWN_HITS:
+                st.caption(f"De {w.SHOWN_HITS} närmaste av {len(rest)} visas; skärp frågan eller avgränsa för andra.")
             cards(db, rest[: w.SHOWN_HITS], ids, start=len(relevant) + 1, weak=True)
 
 
