@@ -4,9 +4,11 @@ What every part needs to describe the machine and its own memory lives here."""
 
 from __future__ import annotations
 
+import argparse
 import platform
 import resource
 from pathlib import Path
+from typing import Callable
 
 
 def cpu_model() -> str:
@@ -30,3 +32,11 @@ def peak_rss_mb() -> float:
     except OSError:
         pass
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def run_part(doc: str, run: Callable[[bool], dict], markdown: Callable[[dict], str], argv: list[str] | None = None) -> int:
+    """The command line of a part that takes only `--quick`: run it and print its section."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    print(markdown(run(ap.parse_args(argv).quick)))
+    return 0

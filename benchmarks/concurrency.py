@@ -20,8 +20,6 @@ Usage: python -m benchmarks.concurrency [--quick]
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
 import sys
 import threading
@@ -29,17 +27,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks import run_part
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
 
 def _index(quick: bool) -> Path:
     """The index search_quality builds (and caches), synced here too."""
+    from benchmarks.search_quality import bench_index
     from sok.index import Index
 
-    name = "demo" if quick else "shared"
-    index = Path(os.environ.get("SOK_BENCH_INDEX") or Path.home() / ".cache" / "sok" / f"bench-index-{name}")
-    Index(index).sync(ROOT / "corpus" if quick else SHARED / "corpus", progress=False)
+    corpus, index = bench_index(quick)
+    Index(index).sync(corpus, progress=False)
     return index
 
 
@@ -137,11 +137,7 @@ def markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true")
-    a = ap.parse_args(argv)
-    print(markdown(run(a.quick)))
-    return 0
+    return run_part(__doc__ or "", run, markdown, argv)
 
 
 if __name__ == "__main__":

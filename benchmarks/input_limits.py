@@ -15,7 +15,6 @@ As a part of the suite (`python -m benchmarks`): `run(quick)` and `markdown(resu
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -23,6 +22,8 @@ import tempfile
 import time
 import zlib
 from pathlib import Path
+
+from benchmarks import run_part
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -147,11 +148,7 @@ def markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true")
-    a = ap.parse_args(argv)
-    print(markdown(run(a.quick)))
-    return 0
+    return run_part(__doc__ or "", run, markdown, argv)
 
 
 if __name__ == "__main__":

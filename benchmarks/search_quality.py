@@ -40,10 +40,16 @@ def _questions(corpus: Path, quick: bool) -> list[Question]:
     return [q for q in questions if sources.get(q.id) and all(s in names for s in sources[q.id])]
 
 
-def run(quick: bool = False) -> dict:
-    corpus = ROOT / "corpus" if quick else SHARED / "corpus"
+def bench_index(quick: bool = False) -> tuple[Path, Path]:
+    """(corpus, index folder) of the benchmark index: SOK_BENCH_INDEX, else a
+    cached folder per corpus, shared by the parts that search it."""
     name = "demo" if quick else "shared"
     index = Path(os.environ.get("SOK_BENCH_INDEX") or Path.home() / ".cache" / "sok" / f"bench-index-{name}")
+    return (ROOT / "corpus" if quick else SHARED / "corpus"), index
+
+
+def run(quick: bool = False) -> dict:
+    corpus, index = bench_index(quick)
     t0 = time.perf_counter()
     front = Index(index)
     report = front.sync(corpus, progress=False)
