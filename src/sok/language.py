@@ -56,6 +56,11 @@ _WORD_DATE = re.compile(
 _FI_DATE = re.compile(r"(?<![\d.])(\d{1,2})\.(\d{1,2})\.(19\d\d|20\d\d)(?!\d)")
 
 
+def count(n: int, one: str, many: str) -> str:
+    """"1 handling", "3 handlingar": Swedish has no plural for one."""
+    return f"{n} {one if n == 1 else many}"
+
+
 def iso_date(y: int, m: int, d: int) -> str | None:
     """The ISO date, or None for an impossible one (31 april)."""
     try:

@@ -16,7 +16,7 @@ import numpy as np
 
 from sok.config import ANSWER, AnswerConfig
 from sok.ingest.chunking import windows
-from sok.language import QUESTION_FRAME_WORDS, find_case_numbers, resolve_dates
+from sok.language import DECISION_TYPES, QUESTION_FRAME_WORDS, find_case_numbers, resolve_dates
 from sok.query.fusion import MARGIN_SCALE, RANKER_FILE, LinearRanker
 from sok.query.llm import generated_answer
 from sok.query.relevance import QueryTerms
@@ -62,16 +62,18 @@ _REFERS_ELSEWHERE = re.compile(r"i enlighet med [^.]{0,80}(?:yrkande|förslag)\.
 
 
 def is_debris(sentence: str) -> bool:
-    """A table row, a table-of-contents line, or a line that refers to
-    content it does not hold: never a line of an answer. A short line that
-    carries a case number ("§ 74 Dnr 2024/28") is kept: it answers "which
-    diarienummer"."""
+    """A fragment of under four words, a table row, a table-of-contents line,
+    or a line that refers to content it does not hold: never a line of an
+    answer. A short line that carries a case number ("§ 74 Dnr 2024/28") is
+    kept: it answers "which diarienummer"."""
     tokens = sentence.split()
+    if _TOC_LEADER.search(sentence):
+        return True
+    if find_case_numbers(sentence) and len(tokens) <= 12:
+        return False
     numeric = sum(bool(_NUMBERISH.match(t)) for t in tokens)
     words = len(_WORDISH.findall(sentence))
-    if find_case_numbers(sentence) and len(tokens) <= 12 and not _TOC_LEADER.search(sentence):
-        return False
-    return (numeric >= 0.4 * len(tokens) or words < 3 or bool(_TOC_LEADER.search(sentence))
+    return (len(tokens) < 4 or numeric >= 0.4 * len(tokens) or words < 3
             or bool(_REFERS_ELSEWHERE.search(sentence.rstrip())))
 
 
@@ -87,8 +89,7 @@ def split_sentences(text: str) -> list[str]:
         part = parts[i]
         if _POINTS_AHEAD.search(part) and i + 1 < len(parts):
             part, i = f"{part} {parts[i + 1]}", i + 1
-        if (4 <= len(part.split()) or find_case_numbers(part)) and len(part.split()) <= MAX_SENTENCE_WORDS \
-                and not is_debris(part):
+        if len(part.split()) <= MAX_SENTENCE_WORDS and not is_debris(part):
             out.append(part)
         i += 1
     return out
@@ -117,7 +118,6 @@ def _date_of(sentence: str, hit: Hit) -> str | None:
 # decisions in the present tense ("Kommunstyrelsen beslutar att ..."); the
 # same words in a tjänsteskrivelse, kallelse or motion are a proposal, and a
 # yrkande or a reservation is neither.
-_DECISION_RECORDS = frozenset({"protokoll", "protokollsutdrag"})
 _DECIDES_NOW = re.compile(r"\b(beslutar|beslutade att|godkänner|fastställer|antar|bifaller|avslår|återremitterar|"
                           r"bordlägger|bordläggs|uppdrar|överlämnar|lägger .{0,40}till handlingarna|"
                           r"anser .{0,30}besvarad)\b", re.I)
@@ -138,10 +138,10 @@ def line_role(text: str, hit: Hit) -> str | None:
         return "Yrkande"
     decision_words = _DECIDES_NOW.search(text)
     where = " ".join(x for x in (hit.organ, hit.item) if x)
-    if hit.doc_type in _DECISION_RECORDS and _TO_COUNCIL.search(text):
+    if hit.doc_type in DECISION_TYPES and _TO_COUNCIL.search(text):
         # a nämnd's or styrelse's decision is often a proposal to the council: still its decision
         return f"Beslut (förslag till fullmäktige), {where}" if where else "Beslut (förslag till fullmäktige)"
-    if hit.doc_type in _DECISION_RECORDS and decision_words and not _PROPOSES.search(text):
+    if hit.doc_type in DECISION_TYPES and decision_words and not _PROPOSES.search(text):
         kind = "Beslut (avslag)" if _REJECTS.search(text) else "Beslut"
         return f"{kind}, {where}" if where else kind
     if _PROPOSES.search(text) or decision_words:
@@ -316,7 +316,7 @@ def extractive(searcher: Searcher, question: str, hits: list[Hit], cfg: AnswerCo
     # decision line of each § decision among the hits (with_decisions).
     if _ASKS_DECISION.search(question):
         for hit in hits:
-            if hit.is_decision and hit.doc_type in _DECISION_RECORDS:
+            if hit.is_decision and hit.doc_type in DECISION_TYPES:
                 best = next((i for i in order if cands[i].hit is hit
                              and (line_role(cands[i].text, hit) or "").startswith("Beslut")), None)
                 if best is not None:

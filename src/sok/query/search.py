@@ -330,11 +330,11 @@ class Searcher:
         # evidence rule of relevance.py for a single leg.
         learned = ranking.legs is not None
         evidences = {pid: self._evidence(rows[pid], ranking) for pid, _ in ordered} if cutoff and not learned else {}
-        if cutoff and learned and (not ordered or ordered[0][1] < self.ranker.threshold):
+        floor = self.cutoff_floor(ordered[0][1] if ordered else None)
+        if cutoff and learned and floor is None:
             ordered = []  # nothing in the material answers this
-        floor = max(self.ranker.passage_threshold, ordered[0][1] - self.ranker.margin) if ordered else 0.0
         passing = [(pid, score) for pid, score in ordered if not cutoff
-                   or (score >= floor if learned else evidences[pid] >= RELEVANCE.threshold)]
+                   or (score >= (floor or 0.0) if learned else evidences[pid] >= RELEVANCE.threshold)]
         kept: list[tuple[int, float, set[int], list[dict]]] = []
         for pid, score in passing:
             if len(kept) == k:
@@ -354,15 +354,20 @@ class Searcher:
             hits.append(hit)
         return Result(hits, _facets(rows[pid] for pid, _ in passing))
 
+    def cutoff_floor(self, best: float | None) -> float | None:
+        """The learned cut-off for a question whose best candidate scores
+        `best`: None (nothing answers it) below the question threshold, else
+        the lowest score kept: the passage threshold, or the calibrated
+        margin below the best where that is higher."""
+        if best is None or best < self.ranker.threshold:
+            return None
+        return max(self.ranker.passage_threshold, best - self.ranker.margin)
+
     def relevant(self, hits: list[Hit]) -> list[Hit]:
-        """The hits (of a hybrid `query` without `cutoff`, best first) that the
-        cut-off would keep: nothing when the best falls below the question
-        threshold, else those at or above the passage threshold and within the
-        calibrated margin of the best."""
-        if not hits or hits[0].score < self.ranker.threshold:
-            return []
-        floor = max(self.ranker.passage_threshold, hits[0].score - self.ranker.margin)
-        return [h for h in hits if h.score >= floor]
+        """The hits of a hybrid `query` without `cutoff` (best first) that the
+        cut-off would keep."""
+        floor = self.cutoff_floor(hits[0].score if hits else None)
+        return [] if floor is None else [h for h in hits if h.score >= floor]
 
     def search(self, query: str, k: int = 10, mode: str = "hybrid", cutoff: bool = False,
                depth: int | None = None, filters: Filters | None = None) -> list[Hit]:

@@ -21,6 +21,7 @@ from typing import Any
 
 import streamlit as st
 
+from sok.language import count
 from sok.query import cases
 from sok.store import reader
 from sok.ui import webapp as w
@@ -190,7 +191,7 @@ def hit_list(db: Any, results: w.Results, state: w.UiState, ids: dict[str, int])
     relevant, rest = results.relevant, results.less_relevant
     if relevant:
         page = relevant[:shown]
-        st.caption(f"Visar {len(page)} av {w.count(len(relevant), 'relevant träff', 'relevanta träffar')}, bäst först.")
+        st.caption(f"Visar {len(page)} av {count(len(relevant), 'relevant träff', 'relevanta träffar')}, bäst först.")
         cards(db, page, ids, start=1)
         if len(relevant) > shown:
             st.button("Visa fler", key="fler", on_click=lambda: ss.update({shown_key: shown + w.SHOWN_HITS}))
@@ -293,7 +294,7 @@ def case_view(index_dir: Path, db: Any, years: list[int]) -> w.UiState:
         options.insert(0, chosen)
     st.selectbox("Ärendenummer", options, key="arende_vy", accept_new_options=True,
                  placeholder="Välj eller skriv ett diarienummer, t.ex. KFKS 2019/475",
-                 format_func=lambda n: f"{n} ({w.count(known[n], 'handling', 'handlingar')})" if n in known else n)
+                 format_func=lambda n: f"{n} ({count(known[n], 'handling', 'handlingar')})" if n in known else n)
     state = current_state(years)
     if not state.case:
         return state
@@ -302,7 +303,7 @@ def case_view(index_dir: Path, db: Any, years: list[int]) -> w.UiState:
         st.html(w.notice(f"Inget i indexet nämner ärendet {state.case}."))
         return state
     ids = reader.file_ids(db)
-    st.caption(f"{w.count(len(entries), 'handling eller paragraf', 'handlingar och paragrafer')}, äldst först.")
+    st.caption(f"{count(len(entries), 'handling eller paragraf', 'handlingar och paragrafer')}, äldst först.")
     st.html(w.case_table(entries, [w.file_url(ids.get(e.path), e.page_start) for e in entries]))
     return state
 

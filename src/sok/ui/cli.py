@@ -15,7 +15,7 @@ from typing import NoReturn
 from sok.config import DEFAULT_MODEL, LIMITS, LimitsConfig, default_index_dir
 from sok.embedding import EmbedderError, load_embedder
 from sok.index import Index
-from sok.language import iso_date
+from sok.language import count, iso_date
 from sok.query.answer import LINE_RANKER_FILE
 from sok.query.evaluate import FOLDINGS, evaluate, evaluate_answers, evaluate_folds, fit_ranker, load_questions
 from sok.query.search import MODES, Searcher, SearchError
@@ -284,7 +284,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     secret = [(rel, page) for rel, page, _, marked in info.personal_page_list if marked]
     shown = info.personal_data == "shown"
     print(f"Personuppgifter: {numbers} personnummer {'VISAS (--show-personal-data)' if shown else 'dolda'}, "
-          f"{len(secret)} {'sida märkt' if len(secret) == 1 else 'sidor märkta'} sekretess eller bortredigerat"
+          f"{count(len(secret), 'sida märkt', 'sidor märkta')} sekretess eller bortredigerat"
           " (granska dem)")
     if args.details:
         for rel, page, n, marked in info.personal_page_list:
@@ -303,7 +303,7 @@ def _per_file(what: str, pages: list[tuple[str, int]]) -> None:
     for rel, page in pages:
         by_file.setdefault(rel, []).append(page)
     for rel, numbers in by_file.items():
-        print(f"  {what}: {rel}: {len(numbers)} {'sida' if len(numbers) == 1 else 'sidor'} ({_ranges(sorted(numbers))})")
+        print(f"  {what}: {rel}: {count(len(numbers), 'sida', 'sidor')} ({_ranges(sorted(numbers))})")
 
 
 def _ranges(numbers: list[int]) -> str:

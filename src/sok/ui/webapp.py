@@ -178,11 +178,6 @@ class Engine:
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
-def count(n: int, one: str, many: str) -> str:
-    """"1 handling", "3 handlingar": Swedish has no plural for one."""
-    return f"{n} {one if n == 1 else many}"
-
-
 # --- search and answer --------------------------------------------------------------
 
 
