@@ -220,10 +220,14 @@ def card(db: Any, body: str, passage_id: int) -> None:
 
 
 def answer_view(db: Any, engine: w.Engine, results: w.Results, state: w.UiState, ids: dict[str, int]) -> None:
-    from sok.query.search import snippet
+    from sok.query.search import SearchError, snippet
     from sok.records import NO_ANSWER
 
-    answer = w.run_ask(engine.searcher, state.q, w.to_filters(state))
+    try:
+        answer = w.run_ask(engine.searcher, state.q, w.to_filters(state))
+    except SearchError as exc:  # e.g. the answer's line model missing from a broken install: say what to do
+        st.error(w.plain(exc))
+        return
     urls = {s.number: w.file_url(ids.get(s.path), s.page_start) for s in answer.sources}
     st.html(w.answer_html(answer, urls, NO_ANSWER))
     if answer.no_answer:
