@@ -54,3 +54,32 @@ def test_the_same_text_twice_is_one_hit_with_finns_aven_i(real_corpus, tmp_path,
     top = hits[0]
     assert top.also_in and {top.file, top.also_in[0]["file"]} == {"kallelse.md", "protokoll.md"}
     assert all(h.passage_id != top.also_in[0]["passage_id"] for h in hits)
+
+
+def test_a_proposal_decided_in_a_meeting_is_shown_by_the_decision():
+    """Kungsbacka's valnämnd 2025-02-03: the tjänsteskrivelse's "Förslag till
+    beslut" ranks above the protokoll's Beslut with the same wording; the
+    group is one hit, cited to the decision, the proposal under "finns även i"."""
+    from sok.query.search import collapse_twins
+
+    decided = ("Valnämnden godkänner uppföljningsrapport av intern kontrollplan för valnämnden 2024 "
+               "daterad 2024-12-04.")
+
+    def row(pid, file_id, relpath, text, is_decision, item):
+        return {"id": pid, "file_id": file_id, "relpath": relpath, "title": relpath, "date": "2025-02-03",
+                "page_start": 6, "page_end": 6, "text": text, "is_decision": is_decision, "item": item,
+                "case_numbers": json.dumps(["VN-2024-00057"])}
+
+    rows = {
+        1: row(1, 10, "handlingar.md", "TJÄNSTESKRIVELSE Uppföljning av intern kontroll 2024 Förslag till beslut i "
+               "valnämnden " + decided, False, None),
+        2: row(2, 20, "protokoll.md", "Beslut " + decided, True, "§ 4"),
+        3: row(3, 20, "protokoll.md", "Beslutsunderlag Kommunledningskontorets tjänsteskrivelse, 2024-12-03.", False,
+               "§ 4"),
+    }
+    kept = collapse_twins([(1, 1.6), (3, 0.5), (2, 0.4)], rows, k=10)
+    assert [(pid, score) for pid, score, _ in kept] == [(2, 1.6), (3, 0.5)]
+    assert [o["file"] for o in kept[0][2]] == ["handlingar.md"]
+    # the other way round (the decision first), the proposal is still the one set aside
+    kept = collapse_twins([(2, 1.6), (1, 0.4)], rows, k=10)
+    assert [(pid, [o["file"] for o in also]) for pid, _, also in kept] == [(2, ["handlingar.md"])]

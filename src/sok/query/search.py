@@ -70,6 +70,30 @@ def same_matter(a: Any, b: Any) -> bool:
     return not (a["item"] and b["item"] and a["item"] != b["item"])
 
 
+def collapse_twins(ranked: list[tuple[int, float]], rows: dict, k: int) -> list[tuple[int, float, list[dict]]]:
+    """The first k distinct texts of a ranking (passage id, score), each with
+    the other files that hold it ("finns även i"). A twin is the same text in
+    another file and the same matter: within one file, similar passages are
+    separate content. When a proposal's wording comes back as the decision
+    of a meeting's §, the group is shown by the decision, at the group's
+    rank: the record of what was decided is what a clerk cites."""
+    kept: list[list] = []  # [passage id, score, shingles, occurrences elsewhere]
+    for pid, score in ranked:
+        if len(kept) == k:
+            break
+        grams = shingles(rows[pid]["text"])
+        twin = next((entry for entry in kept if rows[entry[0]]["file_id"] != rows[pid]["file_id"]
+                     and same_matter(rows[entry[0]], rows[pid]) and near_duplicate(entry[2], grams)), None)
+        if twin is None:
+            kept.append([pid, score, grams, []])
+        elif rows[pid]["is_decision"] and not rows[twin[0]]["is_decision"]:
+            twin[3].append(_occurrence(rows[twin[0]]))
+            twin[0], twin[2] = pid, grams
+        else:
+            twin[3].append(_occurrence(rows[pid]))
+    return [(pid, score, also) for pid, score, _, also in kept]
+
+
 def _occurrence(row) -> dict:
     return {"passage_id": row["id"], "file": row["relpath"], "title": row["title"], "date": row["date"],
             "page_start": row["page_start"], "page_end": row["page_end"]}
@@ -335,20 +359,9 @@ class Searcher:
             ordered = []  # nothing in the material answers this
         passing = [(pid, score) for pid, score in ordered if not cutoff
                    or (score >= (floor or 0.0) if learned else evidences[pid] >= RELEVANCE.threshold)]
-        kept: list[tuple[int, float, set[int], list[dict]]] = []
-        for pid, score in passing:
-            if len(kept) == k:
-                break
-            grams = shingles(rows[pid]["text"])
-            # a twin is the same text in another file: within one file, similar passages are separate content
-            twin = next((entry for entry in kept if rows[entry[0]]["file_id"] != rows[pid]["file_id"]
-                         and same_matter(rows[entry[0]], rows[pid]) and near_duplicate(entry[2], grams)), None)
-            if twin is not None:
-                twin[3].append(_occurrence(rows[pid]))
-                continue
-            kept.append((pid, score, grams, []))
+        kept = collapse_twins(passing, rows, k)
         hits = []
-        for pid, score, _, also in kept:
+        for pid, score, also in kept:
             hit = self._hit(rows[pid], score, query, ranking, evidences.get(pid))
             hit.also_in = also
             hits.append(hit)
