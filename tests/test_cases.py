@@ -13,6 +13,14 @@ def test_case_lists_documents_and_paragraphs_in_date_order(real_index):
     assert "KFKS 2019/475" in dict(case_numbers(store))
 
 
+def test_a_case_number_typed_without_its_series_finds_the_case(real_index):
+    """Kungsbacka's agendas write "2026-00174" for "KS-2026-00174"."""
+    store = Store(real_index[0])
+    full = case(store, "KS-2026-00174")
+    assert full and [e.item for e in case(store, "2026-00174")] == [e.item for e in full]
+    assert case(store, "2026-99999") == []
+
+
 def test_decision_text_stops_at_the_next_section():
     text = "§ 176 KFKS 2019/475\nNedläggning\nBeslut\nKommunstyrelsen beslutar om nedläggning.\nÄrendet\nBakgrund här."
     assert decision_text(text) == "Kommunstyrelsen beslutar om nedläggning."

@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from sok.language import find_case_numbers, normalize_case_number, normalize_organ, resolve_dates
+from sok.language import (
+    complete_case_numbers,
+    find_case_numbers,
+    normalize_case_number,
+    normalize_organ,
+    resolve_dates,
+)
 
 # ---------------------------------------------------------------- dates
 
@@ -55,6 +61,14 @@ def test_find_case_numbers_in_every_corpus_form():
         "KFKS 2019/475", "20RS10323", "KS-2025-00970", "2023/314",
         "NKBY/482/01.01.01.07/2022", "2025-00008", "2024-00134",
     ]
+
+
+def test_a_bare_number_takes_the_series_its_file_writes_in_full():
+    known = {"VN-2024-00056", "VN-2024-00057", "KS-2024-00134", "BN-2024-00134", "2025-00008"}
+    assert complete_case_numbers(["2024-00056", "2025-00008"], known) == ["VN-2024-00056", "2025-00008"]
+    assert complete_case_numbers(["2024-00134"], known) == ["2024-00134"]  # two series share the digits: left as written
+    assert complete_case_numbers(["2024-00056", "VN-2024-00056"], known) == ["VN-2024-00056"]
+    assert complete_case_numbers(["KFKS 2019/475"], {"KFKS 2019/475"}) == ["KFKS 2019/475"]
 
 
 def test_find_case_numbers_skips_periods_companies_and_dates():

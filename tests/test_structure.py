@@ -22,6 +22,12 @@ def test_real_files_get_documents_items_decisions_and_dates(tmp_path):
     assert f.documents[0].doc_type == "protokollsutdrag" and f.date == "2019-05-13"
     assert any(p.is_decision for p in passages) and all("KFKS 2019/475" in p.case_numbers for p in passages)
 
+    # the kallelse's agenda table writes "2024-00056", its tjänsteskrivelse "VN-2024-00056": one case
+    path = real_file("kungsbacka/kungsbacka_val_2025-02-03_handlingar.md")
+    f, passages = prepare(path, path.parent, sha256_file(path))
+    numbers = {n for p in passages for n in p.case_numbers}
+    assert "VN-2024-00056" in numbers and "2024-00056" not in numbers
+
 
 def test_windows_are_embedded_as_bare_sentences_and_a_one_window_passage_as_itself():
     """The passage vector carries title and headings; its windows are the

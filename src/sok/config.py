@@ -8,7 +8,8 @@ from pathlib import Path
 
 # Bump when extraction, cleaning or chunking changes what lands in the store:
 # an index built by an older version is then rebuilt on the next `sok index`.
-PIPELINE_VERSION = 11  # v10: sentence windows embedded without title and headings; v11: personnummer masked
+PIPELINE_VERSION = 12  # v10: sentence windows embedded without title and headings; v11: personnummer masked;
+# v12: a bare case number completed from the file's full spelling
 
 SUPPORTED_SUFFIXES = (".pdf", ".md", ".markdown", ".txt")
 
@@ -65,6 +66,9 @@ class AnswerConfig:
     sentences_per_passage_scan: int = 12
     frame_weight: float = 0.3  # weight of a question's frame words ("gick", "blev") in a line's coverage
     llm_timeout: float = 60.0
+    llm_max_tokens: int = 400  # six cited lines fit in ~300 tokens
+    # share of a generated sentence's content words that must occur in the sources it cites (llm.ungrounded)
+    llm_grounding: float = 0.6
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,21 @@ def find_case_numbers(text: str) -> list[str]:
     return list(dict.fromkeys(v for _, _, v in sorted(spans)))
 
 
+
+_BARE_CASE = re.compile(r"^20\d\d-\d{5}$")
+
+
+def complete_case_numbers(numbers: list[str], known: set[str]) -> list[str]:
+    """`numbers` with a bare Kungsbacka number ("2024-00056", as an agenda
+    table writes it) given its series prefix where the same file names it in
+    full ("VN-2024-00056") and no other series shares the digits: one case,
+    not two, in the case list and its filter."""
+    out = []
+    for n in numbers:
+        full = [k for k in known if _BARE_CASE.match(n) and k.endswith("-" + n) and k != n]
+        out.append(full[0] if len(full) == 1 else n)
+    return list(dict.fromkeys(out))
+
 # ---------------------------------------------------------------- organs and places
 
 ORGAN_ABBREVIATIONS = {

@@ -8,7 +8,7 @@ import re
 
 from sok.ingest.chunking import chunk_span, windows
 from sok.ingest.meeting import ItemIndex, LogicalDocument, document_spans, passage_context, split_documents
-from sok.language import find_case_numbers, resolve_dates
+from sok.language import complete_case_numbers, find_case_numbers, resolve_dates
 from sok.records import ExtractedFile, Passage
 
 _NOT_TITLE = re.compile(r"^(www\.|https?:|postadress|e-post|tel|sida|\d+\s*\(\d+\)|\d+$)", re.IGNORECASE)
@@ -80,8 +80,12 @@ def structure(f: ExtractedFile) -> list[Passage]:
         for passage in chunk_span(f.pages, list(document_spans(doc, f.pages))):
             _annotate(passage, doc, index, year, items)
             passages.append(passage)
+    known = {n for passage in passages for n in passage.case_numbers} | {n for d in f.documents for n in d.case_numbers}
     for ordinal, passage in enumerate(passages):
         passage.ordinal = ordinal
+        passage.case_numbers = complete_case_numbers(passage.case_numbers, known)
+    for doc in f.documents:
+        doc.case_numbers = complete_case_numbers(doc.case_numbers, known)
     first_text = next((p.clean for p in f.pages if p.clean.strip()), "")
     stem = f.relpath.rsplit("/", 1)[-1].rsplit(".", 1)[0].replace("_", " ")
     first = f.documents[0] if f.documents else None

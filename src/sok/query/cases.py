@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterator, Protocol
 
-from sok.language import DECISION_TYPES, SECTION_WORDS, normalize_case_number
+from sok.language import DECISION_TYPES, SECTION_WORDS, complete_case_numbers, normalize_case_number
 
 _STOPS = SECTION_WORDS | {"ärende"}  # minutes also head the background "Ärende"
 _DECISION_HEAD = re.compile(r"^(?:.{0,40}s )?beslut:?$", re.IGNORECASE)
@@ -60,6 +60,9 @@ def case(store: CaseSource, number: str) -> list[CaseEntry]:
     """Documents and items that mention the case, oldest first."""
     number = normalize_case_number(number)
     rows = store.case_rows(number)
+    if not rows:  # "2024-00056" typed as the agenda writes it: the case the index knows as "VN-2024-00056"
+        number = complete_case_numbers([number], {n for ns in store.document_case_numbers() for n in ns})[0]
+        rows = store.case_rows(number)
     groups: dict[tuple[int, str | None], list] = {}
     for r in rows:
         # In a document that only mentions the case inside some §, keep those §; else the whole document.
