@@ -141,14 +141,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(cmd: list[str], port: int, log: Path, cwd: Path, env: dict[str, str]) -> Iterator[str]:
-    """A Streamlit server started by `cmd` (listening on `port`), yielded as
-    its URL once healthy, and stopped afterwards (killed if it will not stop)."""
+def streamlit_server(cmd: list[str], port: int, log: Path, cwd: Path, env: dict[str, str],
+                     health: str = "/_stcore/health", timeout_s: float = 90) -> Iterator[str]:
+    """A server started by `cmd` (listening on `port`: Streamlit, or another
+    whose `health` path answers when it is ready), yielded as its URL once
+    healthy, and stopped afterwards (killed if it will not stop)."""
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(url, proc, log)
+        wait_healthy(url, proc, log, timeout_s, health)
         yield url
     finally:
         proc.terminate()
@@ -159,16 +161,17 @@ def streamlit_server(cmd: list[str], port: int, log: Path, cwd: Path, env: dict[
             proc.wait(timeout=15)
 
 
-def wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 90) -> None:
-    """Until Streamlit's health check answers; the server's log is in the error otherwise."""
+def wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 90,
+                 health: str = "/_stcore/health") -> None:
+    """Until the server's health check answers; the server's log is in the error otherwise."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"streamlit avslutades ({proc.returncode}):\n{log.read_text()[-3000:]}")
+            raise RuntimeError(f"servern avslutades ({proc.returncode}):\n{log.read_text()[-3000:]}")
         try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+            with urllib.request.urlopen(f"{url}{health}", timeout=2) as r:
                 if r.status == 200:
                     return
         except OSError:
             time.sleep(0.3)
-    raise TimeoutError(f"appen svarade inte inom {timeout_s:.0f} s:\n{log.read_text()[-3000:]}")
+    raise TimeoutError(f"servern svarade inte inom {timeout_s:.0f} s:\n{log.read_text()[-3000:]}")
