@@ -6,6 +6,7 @@ originals: only indexed files inside their folder, by id."""
 from __future__ import annotations
 
 import html
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -17,6 +18,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from sok.ingest.extract import sha256_file
+from sok.query.search import Searcher
 from sok.ui import (
     fileserver,  # noqa: E402
     webapp,
@@ -274,11 +276,55 @@ def test_inside_resolves_symlinks(tmp_path):
 def test_route_only_takes_integer_ids():
     from starlette.routing import Match
 
-    (route,) = fileserver.routes()
+    route, place = fileserver.routes()
     scope = lambda path: {"type": "http", "path": path, "method": "GET"}  # noqa: E731
     assert route.matches(scope("/fil/12"))[0] == Match.FULL
-    for crafted in ("/fil/../../etc/passwd", "/fil/%2e%2e%2fetc%2fpasswd", "/fil/12/../../x", "/fil/-1"):
+    assert place.matches(scope("/fil/12/stalle/7"))[0] == Match.FULL
+    for crafted in ("/fil/../../etc/passwd", "/fil/%2e%2e%2fetc%2fpasswd", "/fil/12/../../x", "/fil/-1",
+                    "/fil/12/stalle/../../x", "/fil/12/stalle/-1"):
         assert route.matches(scope(crafted))[0] != Match.FULL, crafted
+        assert place.matches(scope(crafted))[0] != Match.FULL, crafted
+
+
+def _place(monkeypatch, index_dir: Path, file_id: int, passage_id: int):
+    monkeypatch.setenv("SOK_INDEX", str(index_dir))
+    return fileserver.place(SimpleNamespace(path_params={"file_id": file_id, "passage_id": passage_id}))
+
+
+def test_a_citation_opens_its_place_marked(monkeypatch, real_index):
+    """The cited passage marked where it stands: on the PDF page as pdfium
+    draws it (the passage's lines outlined in yellow), on a Markdown page in
+    <mark>; a passage named under another file's id is not found."""
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    index_dir, _ = real_index
+    s = Searcher(index_dir)
+    checked = set()
+    for query, kind in (("Fisksätraskolan nedläggning bordläggs", "pdf"), ("Vad rapporterades om SIP?", "md")):
+        hit = next(h for h in s.search(query, k=10) if h.file.endswith(kind))
+        with sqlite3.connect(index_dir / "sok.sqlite") as db:
+            file_id = db.execute("SELECT file_id FROM passages WHERE id=?", (hit.passage_id,)).fetchone()[0]
+        response = _place(monkeypatch, index_dir, file_id, hit.passage_id)
+        body = response.body.decode()
+        assert response.status_code == 200 and "Det citerade stället är markerat" in body, body[:2000]
+        assert f"href='/fil/{file_id}#page={hit.page_start}'" in body  # on to the whole original
+        if kind == "pdf":
+            png = base64.b64decode(body.split("data:image/png;base64,")[1].split("'")[0])
+            pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+            r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+            yellow = ((r > 230) & (g > 200) & (g < 245) & (b > 120) & (b < 185)).sum()
+            assert pixels.shape[1] > 800 and yellow > 0.02 * r.size  # the marks are drawn, not only announced
+        else:
+            marked = re.findall(r"<mark[^>]*>(.*?)</mark>", body, re.S)
+            assert marked and any("SIP" in m for m in marked) and 'id=stalle' in body
+        checked.add(kind)
+        assert _place(monkeypatch, index_dir, file_id + 1, hit.passage_id).status_code == 404
+    assert checked == {"pdf", "md"}
+    assert _place(monkeypatch, index_dir, 1, 10**9).status_code == 404
 
 
 # --- pure helpers ---------------------------------------------------------------------

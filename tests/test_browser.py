@@ -1,8 +1,8 @@
 """End to end in a real browser: the app is started with `streamlit run` on
 a small real index, Debian's headless Chromium (driven by Playwright) asks
-"Vad rapporterades om SIP?" in Fråga mode, follows a citation and lands on
-the cited page of the right file. Skipped only when Chromium or Playwright
-is missing."""
+"Vad rapporterades om SIP?" in Fråga mode, follows a citation to the cited
+place (the passage marked on its page) and on to the cited page of the right
+file. Skipped only when Chromium or Playwright is missing."""
 
 from __future__ import annotations
 
@@ -81,18 +81,22 @@ def test_ask_and_follow_a_citation(server, page: Page, tmp_path):
     page.screenshot(path=str(tmp_path / "fraga.png"), full_page=True)
 
     href = cite.get_attribute("href")
-    file_id, cited_page = int(href.split("/fil/")[1].split("#")[0]), int(href.rsplit("#page=", 1)[1])
+    m = re.fullmatch(r"/fil/(\d+)/stalle/(\d+)#page=(\d+)", href)
+    assert m, href
+    file_id, cited_page = int(m.group(1)), int(m.group(3))
     with page.context.expect_page() as opened:
         cite.click()
-    original = opened.value
-    original.wait_for_load_state()
-    assert original.url.endswith(f"/fil/{file_id}#page={cited_page}")
+    place = opened.value
+    place.wait_for_load_state()
     relpath, kind = _file_row(index_dir, file_id)
     assert relpath.endswith("2023_aterrapportering_beredning_for_nara_vard.md") and kind == "md"
-    section = original.locator(f'section[id="page={cited_page}"]')
-    expect(section).to_contain_text("SIP")  # the cited page of the right file
-    assert original.evaluate("location.hash") == f"#page={cited_page}"
-    original.screenshot(path=str(tmp_path / "kalla.png"))
+    expect(place.locator(f'section[id="page={cited_page}"] mark').first).to_contain_text("SIP")  # the place, marked
+    place.screenshot(path=str(tmp_path / "stalle.png"))
+
+    place.get_by_role("link", name="Öppna hela originalet").click()  # on to the whole file, at the cited page
+    place.wait_for_url(lambda u: u.endswith(f"/fil/{file_id}#page={cited_page}"))
+    expect(place.locator(f'section[id="page={cited_page}"]')).to_contain_text("SIP")
+    assert place.evaluate("location.hash") == f"#page={cited_page}"
     assert (tmp_path / "fraga.png").stat().st_size > 10_000
 
 
@@ -102,9 +106,12 @@ def test_open_pdf_page(server, page: Page):
     link = page.locator(".sok-card a.sok-open[href*='/fil/']").filter(has_text="Öppna sidan").first
     expect(link).to_be_visible()
     links = page.locator(".sok-card a.sok-open").evaluate_all("els => els.map(e => e.getAttribute('href'))")
-    pdfs = [h for h in links if _file_row(index_dir, int(h.split("/fil/")[1].split("#")[0]))[1] == "pdf"]
+    pdfs = [h for h in links if _file_row(index_dir, int(h.split("/fil/")[1].split("/")[0]))[1] == "pdf"]
     assert pdfs, links
-    href = pdfs[0]
+    page.goto(url + pdfs[0])  # the cited place: the PDF page drawn, the passage marked
+    expect(page.locator("img#stalle")).to_be_visible()
+    expect(page.get_by_role("note")).to_contain_text("markerat")
+    href = page.get_by_role("link", name="Öppna hela originalet").get_attribute("href")
     assert "#page=" in href
     response = page.request.get(url + href.split("#")[0])
     assert response.status == 200 and response.headers["content-type"] == "application/pdf"

@@ -158,3 +158,17 @@ def file_pages(index_dir: Path, file_id: int) -> list[tuple[int, str, int]]:
         rows = db.execute("SELECT number, text, COALESCE(json_extract(personal, '$.personnummer'), 0) FROM pages"
                           " WHERE file_id=? ORDER BY number", (int(file_id),)).fetchall()
     return [(r[0], r[1], int(r[2])) for r in rows]
+
+
+def passage_place(index_dir: Path, passage_id: int) -> tuple[int, int, int, str] | None:
+    """(file id, first page, last page, text as indexed) of one passage, or
+    None: what the cited-place view marks."""
+    if not 0 < int(passage_id) < 2**63:
+        return None
+    try:
+        with readonly(index_dir) as db:
+            row = db.execute("SELECT file_id, page_start, page_end, text FROM passages WHERE id=?",
+                             (int(passage_id),)).fetchone()
+    except sqlite3.Error:
+        return None
+    return (row[0], row[1], row[2], row[3]) if row else None

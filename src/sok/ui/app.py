@@ -5,8 +5,9 @@ index named by SOK_INDEX (default ./index).
 
 Streamlit runs this file as `__main__` for every page view; `streamlit run`
 (and uvicorn) first import it as a module and find `app`, an `st.App` that
-adds one route to Streamlit's own server: /fil/<id>, which serves indexed
-originals so a citation opens the real page (see sok/ui/fileserver.py).
+adds two routes to Streamlit's own server: /fil/<id>, which serves indexed
+originals, and /fil/<id>/stalle/<passage>, the cited place marked on its
+pages, where a citation opens (see sok/ui/fileserver.py).
 
 Widgets are the truth while a page is open; the URL (st.query_params) is
 rewritten after every run, so a copied link reproduces the search. The
@@ -140,7 +141,9 @@ def sidebar_filters(db: Any, results: w.Results, years: list[int]) -> None:
     for key, column, title in (("organ", "organ", "Organ"), ("typ", "doc_type", "Dokumenttyp")):
         c = counts.get(column, {})
         options = sorted(set(reader.choices(db, column)) | set(ss.get(key) or []), key=lambda o: (-c.get(o, 0), o))
-        sb.multiselect(title, options, key=key, format_func=facet_label(c), placeholder="Alla")
+        # no "Select all" (English, and choosing every value is the same as choosing none); long organ names wrap
+        sb.multiselect(title, options, key=key, format_func=facet_label(c), placeholder="Alla", select_all=False,
+                       wrap=True)
     if len(years) >= 2:
         lo, hi = ss.get("_years") or (None, None)
         value = (lo if lo in years else years[0], hi if hi in years else years[-1])
@@ -207,8 +210,10 @@ def hit_list(db: Any, results: w.Results, state: w.UiState, ids: dict[str, int])
 def cards(db: Any, hits: list[Any], ids: dict[str, int], start: int, weak: bool = False) -> None:
     twins = reader.passage_files(db, [o["passage_id"] for h in hits for o in h.also_in if "passage_id" in o])
     for n, hit in enumerate(hits, start=start):
-        also = [w.file_url(twins.get(o.get("passage_id", -1)), o.get("page_start", 1)) for o in hit.also_in]
-        card(db, w.hit_card(n, hit, w.file_url(ids.get(hit.path), hit.page_start), also, weak), hit.passage_id)
+        also = [w.file_url(twins.get(o.get("passage_id", -1)), o.get("page_start", 1), o.get("passage_id"))
+                for o in hit.also_in]
+        url = w.file_url(ids.get(hit.path), hit.page_start, hit.passage_id)
+        card(db, w.hit_card(n, hit, url, also, weak), hit.passage_id)
 
 
 def card(db: Any, body: str, passage_id: int) -> None:
@@ -228,7 +233,7 @@ def answer_view(db: Any, engine: w.Engine, results: w.Results, state: w.UiState,
     except SearchError as exc:  # e.g. the answer's line model missing from a broken install: say what to do
         st.error(w.plain(exc))
         return
-    urls = {s.number: w.file_url(ids.get(s.path), s.page_start) for s in answer.sources}
+    urls = {s.number: w.file_url(ids.get(s.path), s.page_start, s.passage_id) for s in answer.sources}
     st.html(w.answer_html(answer, urls, NO_ANSWER))
     if answer.no_answer:
         return

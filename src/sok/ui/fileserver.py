@@ -7,11 +7,19 @@ path comes from the store, symlinks are resolved, and the resolved file must
 lie inside the folder it was indexed from. PDFs are sent as they are (the
 browser's viewer honours `#page=N`); Markdown and text files are shown as
 escaped HTML with one anchor per page (`id="page=N"`), so the same link
-scrolls to the cited page."""
+scrolls to the cited page.
+
+A citation in the app opens `/fil/{id}/stalle/{passage}`, the cited place:
+the pages of the passage with the passage itself marked (a PDF page drawn
+by pdfium with the passage's lines outlined; a text page as indexed with the
+passage in <mark>), and a link on to the whole original."""
 
 from __future__ import annotations
 
+import base64
 import html
+import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +33,9 @@ CHANGED = ("Filen har ändrats sedan den indexerades, så citatens sidor och tex
            "Kör  sok index  igen så att indexet följer filen.")
 WITHHELD = ("Originalet innehåller personnummer och visas därför som sin indexerade text, med personnumren "
             "dolda. Originalfilen finns hos den som förvaltar handlingarna.")
-_TEXT_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
+_TEXT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+PLACE_SCALE = 1.6  # PDF points to pixels: an A4 page ~950 px wide, legible without zoom
+_MIN_LINE = 12  # shorter lines ("§ 4", "Beslut") occur all over a page: marking them would mark the wrong place
 
 
 @dataclass
@@ -103,6 +113,159 @@ def text_page(f: IndexedFile, shown: bool, pages: list[tuple[int, str]] | None =
     )
 
 
+def passage_lines(text: str) -> list[str]:
+    """The passage's lines worth looking for on its page, in order."""
+    return [ln.strip() for ln in text.splitlines() if len(ln.strip()) >= _MIN_LINE]
+
+
+def _squeezed(text: str) -> tuple[str, list[int]]:
+    """`text` without Markdown's emphasis and heading marks and with each run
+    of whitespace as one space (what cleaning does to a line before it is
+    indexed), and the position in `text` of each character kept."""
+    out, where, space = [], [], False
+    for i, ch in enumerate(text):
+        if ch in "*_#`\\":
+            continue
+        if ch.isspace():
+            space = bool(out)
+            continue
+        if space:
+            out.append(" ")
+            where.append(i - 1)
+            space = False
+        out.append(ch)
+        where.append(i)
+    return "".join(out), where
+
+
+def text_spans(page: str, lines: list[str]) -> list[tuple[int, int]]:
+    """Where the passage's lines are in the page text as indexed: each found
+    after the one before (so a line repeated elsewhere on the page is not
+    marked), Markdown marks and spacing aside."""
+    flat, where = _squeezed(page)
+    spans, pos = [], 0
+    for line in lines:
+        needle = _squeezed(line)[0]
+        at = flat.find(needle, pos) if needle else -1
+        if at >= 0:
+            spans.append((where[at], where[at + len(needle) - 1] + 1))
+            pos = at + len(needle)
+    return spans
+
+
+def pdf_page_marked(path: Path, number: int, lines: list[str]) -> tuple[bytes, int]:
+    """(PNG of the PDF page with the passage's lines outlined, lines found).
+    pdfium finds each line in the page's own text layer (the one the index
+    read), so the marks sit on the words; a line the cleaning changed (a
+    joined hyphenation, a repaired word) is simply not marked."""
+    import pypdfium2 as pdfium
+    from PIL import Image, ImageDraw
+
+    pdf = pdfium.PdfDocument(str(path))
+    try:
+        page = pdf[number - 1]
+        textpage = page.get_textpage()
+        crop_left, _, _, crop_top = page.get_cropbox()  # what is drawn: text coordinates are in the media box
+        boxes, found = [], 0
+        for line in lines:
+            hit = textpage.search(line, match_case=True).get_next()
+            if not hit:
+                continue
+            found += 1
+            for i in range(textpage.count_rects(hit[0], hit[1])):
+                left, bottom, right, top = textpage.get_rect(i)
+                boxes.append(((left - crop_left) * PLACE_SCALE, (crop_top - top) * PLACE_SCALE,
+                              (right - crop_left) * PLACE_SCALE, (crop_top - bottom) * PLACE_SCALE))
+        image = page.render(scale=PLACE_SCALE).to_pil().convert("RGBA")
+    finally:
+        pdf.close()
+    overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    for x0, y0, x1, y1 in boxes:
+        draw.rectangle((x0 - 2, y0 - 2, x1 + 2, y1 + 2), fill=(250, 204, 21, 110))
+    out = io.BytesIO()
+    Image.alpha_composite(image, overlay).convert("RGB").save(out, format="PNG", optimize=True)
+    return out.getvalue(), found
+
+
+def place_page(f: IndexedFile, first: int, last: int, sections: list[str], marked: int, total: int) -> str:
+    """The cited-place view around already rendered page sections."""
+    title = html.escape(f.title or f.relpath)
+    pages = f"sida {first}" if first == last else f"sidorna {first}–{last}"
+    if not total or marked == total:
+        note = f"Det citerade stället är markerat ({pages})."
+    elif marked:
+        note = f"{marked} av {total} rader i det citerade stället är markerade ({pages}); resten gick inte att hitta i sidans text."
+    else:
+        note = f"Det citerade stället kunde inte markeras på {pages}: sidans text skiljer sig från den indexerade."
+    return (
+        "<!doctype html><html lang='sv'><head><meta charset='utf-8'>"
+        f"<title>{title}, {pages}</title><style>"
+        "body{font-family:system-ui,sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem;color:#111827}"
+        "pre{white-space:pre-wrap;font-family:inherit;line-height:1.5}"
+        "mark{background:#fde047;padding:0 .1rem}"
+        "h2{font-size:1rem;color:#6b7280;border-top:1px solid #e5e7eb;padding-top:.8rem}"
+        "img{max-width:100%;border:1px solid #e5e7eb}"
+        "a{color:#1d4ed8}"
+        "</style></head><body>"
+        f"<h1>{title}</h1><p style='color:#6b7280'>{html.escape(f.relpath)}</p>"
+        f"<p role='note' style='background:#eff6ff;padding:.6rem .8rem;border-radius:.4rem'>{html.escape(note)} "
+        f"<a href='/fil/{f.id}#page={first}'>Öppna hela originalet</a></p>"
+        f"{''.join(sections)}</body></html>"
+    )
+
+
+def place(request: Any) -> Any:
+    """GET /fil/{file_id}/stalle/{passage_id}: the cited place, marked."""
+    from starlette.responses import HTMLResponse, PlainTextResponse
+
+    from sok.ui.webapp import highlight
+
+    index = index_dir()
+    f = lookup(index, request.path_params["file_id"])
+    where = reader.passage_place(index, request.path_params["passage_id"])
+    if f is None or where is None or where[0] != f.id:
+        return PlainTextResponse(NOT_FOUND, status_code=404)
+    refused = _changed(f)
+    if refused is not None:
+        return refused
+    _, first, last, text = where
+    lines = passage_lines(text)
+    shown = reader.read_meta(index, "personal_data") == "shown"
+    indexed = {number: (page_text, personal) for number, page_text, personal in reader.file_pages(index, f.id)}
+    as_text = f.kind != "pdf" or (not shown and any(personal for _, personal in indexed.values()))
+    sections, marked = [], 0
+    for number in range(first, last + 1):
+        if as_text:  # the page as indexed (masked where the index masks), the passage in <mark>
+            page_text = indexed.get(number, ("", 0))[0]
+            spans = text_spans(page_text, lines)
+            marked += len(spans)
+            marks = highlight(page_text, spans)
+            body = f"<pre>{marks if marked > len(spans) else re.sub('<mark>', '<mark id=stalle>', marks, count=1)}</pre>"
+        else:
+            png, found = pdf_page_marked(f.path, number, lines)
+            marked += found
+            body = (f"<img id='stalle' alt='Sida {number} med det citerade stället markerat' "
+                    f"src='data:image/png;base64,{base64.b64encode(png).decode()}'>")
+        sections.append(f'<section id="page={number}"><h2>Sida {number}</h2>{body}</section>')
+    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache", "Content-Security-Policy": _TEXT_CSP}
+    return HTMLResponse(place_page(f, first, last, sections, min(marked, len(lines)), len(lines)), headers=headers)
+
+
+def _changed(f: IndexedFile) -> Any:
+    """A 404 or 409 response when the file is gone or no longer the version
+    that was indexed (a citation must never point into a different one), else None."""
+    from starlette.responses import PlainTextResponse
+
+    from sok.ingest.extract import sha256_file
+
+    try:
+        unchanged = sha256_file(f.path) == f.sha256
+    except OSError:
+        return PlainTextResponse(NOT_FOUND, status_code=404)
+    return None if unchanged else PlainTextResponse(CHANGED, status_code=409)
+
+
 def serve(request: Any) -> Any:
     """GET /fil/{file_id}: the original PDF, or a page view of a text file;
     only the version that was indexed (its sha256), so a cited page is the
@@ -110,17 +273,12 @@ def serve(request: Any) -> Any:
     (masked) text, page by page, unless the index was built to show them."""
     from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse
 
-    from sok.ingest.extract import sha256_file
-
     f = lookup(index_dir(), request.path_params["file_id"])
     if f is None:
         return PlainTextResponse(NOT_FOUND, status_code=404)
-    try:
-        unchanged = sha256_file(f.path) == f.sha256
-    except OSError:
-        return PlainTextResponse(NOT_FOUND, status_code=404)
-    if not unchanged:  # a citation must never point into a different version
-        return PlainTextResponse(CHANGED, status_code=409)
+    refused = _changed(f)
+    if refused is not None:
+        return refused
     headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"}
     text_headers = {**headers, "Content-Security-Policy": _TEXT_CSP}
     shown = reader.read_meta(index_dir(), "personal_data") == "shown"
@@ -140,4 +298,5 @@ def routes() -> list[Any]:
     crafted path (../../etc/passwd) never even reaches the lookup."""
     from starlette.routing import Route
 
-    return [Route("/fil/{file_id:int}", serve, methods=["GET", "HEAD"])]
+    return [Route("/fil/{file_id:int}", serve, methods=["GET", "HEAD"]),
+            Route("/fil/{file_id:int}/stalle/{passage_id:int}", place, methods=["GET", "HEAD"])]

@@ -262,9 +262,14 @@ def label(name: str | None) -> str:
     return name[:1].upper() + name[1:]
 
 
-def file_url(file_id: int | None, page: int) -> str | None:
-    """The app's own route for an indexed file, opened at `page`."""
-    return None if file_id is None else f"{FILE_ROUTE}/{int(file_id)}#page={int(page)}"
+def file_url(file_id: int | None, page: int, passage_id: int | None = None) -> str | None:
+    """The app's own route for an indexed file, opened at `page`; with a
+    passage, its cited-place view (the passage marked on its pages)."""
+    if file_id is None:
+        return None
+    if passage_id is not None:
+        return f"{FILE_ROUTE}/{int(file_id)}/stalle/{int(passage_id)}#page={int(page)}"
+    return f"{FILE_ROUTE}/{int(file_id)}#page={int(page)}"
 
 
 def highlight(text: str, spans: Iterable[tuple[int, int]]) -> str:
