@@ -122,7 +122,9 @@ def _squeezed(text: str) -> tuple[str, list[int]]:
     """`text` without Markdown's emphasis and heading marks and with each run
     of whitespace as one space (what cleaning does to a line before it is
     indexed), and the position in `text` of each character kept."""
-    out, where, space = [], [], False
+    out: list[str] = []
+    where: list[int] = []
+    space = False
     for i, ch in enumerate(text):
         if ch in "*_#`\\":
             continue
