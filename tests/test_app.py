@@ -308,10 +308,14 @@ def test_a_citation_opens_its_place_marked(monkeypatch, real_index):
         hit = next(h for h in s.search(query, k=10) if h.file.endswith(kind))
         with sqlite3.connect(index_dir / "sok.sqlite") as db:
             file_id = db.execute("SELECT file_id FROM passages WHERE id=?", (hit.passage_id,)).fetchone()[0]
+            pages = db.execute("SELECT max(number) FROM pages WHERE file_id=?", (file_id,)).fetchone()[0]
         response = _place(monkeypatch, index_dir, file_id, hit.passage_id)
         body = response.body.decode()
         assert response.status_code == 200 and "Det citerade stället är markerat" in body, body[:2000]
         assert f"href='/fil/{file_id}#page={hit.page_start}'" in body  # on to the whole original
+        # and the neighbouring pages, where there are any
+        assert (f"href='/fil/{file_id}#page={hit.page_end + 1}'" in body) == (hit.page_end < pages)
+        assert (f"href='/fil/{file_id}#page={hit.page_start - 1}'" in body) == (hit.page_start > 1)
         if kind == "pdf":
             png = base64.b64decode(body.split("data:image/png;base64,")[1].split("'")[0])
             pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)

@@ -190,8 +190,10 @@ def pdf_page_marked(path: Path, number: int, lines: list[str]) -> tuple[bytes, i
     return out.getvalue(), found
 
 
-def place_page(f: IndexedFile, first: int, last: int, sections: list[str], marked: int, total: int) -> str:
-    """The cited-place view around already rendered page sections."""
+def place_page(f: IndexedFile, first: int, last: int, sections: list[str], marked: int, total: int,
+               page_count: int = 0) -> str:
+    """The cited-place view around already rendered page sections, with the
+    neighbouring pages of the original one click away."""
     title = html.escape(f.title or f.relpath)
     pages = f"sida {first}" if first == last else f"sidorna {first}–{last}"
     if not total or marked == total:
@@ -213,6 +215,10 @@ def place_page(f: IndexedFile, first: int, last: int, sections: list[str], marke
         f"<h1>{title}</h1><p style='color:#6b7280'>{html.escape(f.relpath)}</p>"
         f"<p role='note' style='background:#eff6ff;padding:.6rem .8rem;border-radius:.4rem'>{html.escape(note)} "
         f"<a href='/fil/{f.id}#page={first}'>Öppna hela originalet</a></p>"
+        + "<nav style='display:flex;gap:1.5rem;margin:.6rem 0'>"
+        + (f"<a href='/fil/{f.id}#page={first - 1}'>← Sida {first - 1}</a>" if first > 1 else "")
+        + (f"<a href='/fil/{f.id}#page={last + 1}'>Sida {last + 1} →</a>" if last < page_count else "")
+        + "</nav>"
         f"{''.join(sections)}</body></html>"
     )
 
@@ -251,7 +257,8 @@ def place(request: Any) -> Any:
                     f"src='data:image/png;base64,{base64.b64encode(png).decode()}'>")
         sections.append(f'<section id="page={number}"><h2>Sida {number}</h2>{body}</section>')
     headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache", "Content-Security-Policy": _TEXT_CSP}
-    return HTMLResponse(place_page(f, first, last, sections, min(marked, len(lines)), len(lines)), headers=headers)
+    page = place_page(f, first, last, sections, min(marked, len(lines)), len(lines), max(indexed, default=last))
+    return HTMLResponse(page, headers=headers)
 
 
 def _changed(f: IndexedFile) -> Any:
