@@ -12,6 +12,7 @@ from sok.language import (
     normalize_case_number,
     normalize_organ,
     resolve_dates,
+    toc_share,
 )
 
 # ---------------------------------------------------------------- dates
@@ -91,3 +92,13 @@ def test_find_case_numbers_skips_periods_companies_and_dates():
 )
 def test_normalize_organ(raw, expected):
     assert normalize_organ(raw) == expected
+
+
+def test_toc_share_counts_the_index_lines_of_an_agenda():
+    agenda = ("Mötesuppgifter ........................................ 1\n"
+              "§ 190 Val av protokolljusterare ...................... 3\n"
+              "§ 198 Ändring av befattningsbenämning . . . . . . . . 46\n"
+              "Stadsstyrelsen 26.9.2022")
+    assert toc_share(agenda) == 0.75
+    assert toc_share("Stadsstyrelsen beslutar att ändra befattningsbenämningen.\nBeslutet justeras omedelbart.") == 0.0
+    assert toc_share("") == 0.0

@@ -154,6 +154,19 @@ def complete_case_numbers(numbers: list[str], known: set[str]) -> list[str]:
         out.append(full[0] if len(full) == 1 else n)
     return list(dict.fromkeys(out))
 
+
+# ---------------------------------------------------------------- tables of contents
+
+TOC_LEADER = re.compile(r"\.{4,}|…{2,}|(?:\. ){4,}")  # "Justering ........ 3"
+
+
+def toc_share(text: str) -> float:
+    """The share of a passage's lines that are table-of-contents lines: a
+    föredragningslista's index names every item and so shares words with
+    many questions while answering none of them."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return sum(1 for ln in lines if TOC_LEADER.search(ln)) / len(lines) if lines else 0.0
+
 # ---------------------------------------------------------------- organs and places
 
 ORGAN_ABBREVIATIONS = {

@@ -16,7 +16,7 @@ import numpy as np
 
 from sok.config import ANSWER, AnswerConfig
 from sok.ingest.chunking import windows
-from sok.language import DECISION_TYPES, QUESTION_FRAME_WORDS, find_case_numbers, resolve_dates
+from sok.language import DECISION_TYPES, QUESTION_FRAME_WORDS, TOC_LEADER, find_case_numbers, resolve_dates
 from sok.query.fusion import MARGIN_SCALE, RANKER_FILE, LinearRanker
 from sok.query.llm import generated_answer
 from sok.query.relevance import QueryTerms
@@ -52,7 +52,6 @@ def _segments(text: str) -> list[str]:
 
 _NUMBERISH = re.compile(r"^[\d\s.,:;%/()+\-–]+$")
 _WORDISH = re.compile(r"[A-Za-zÅÄÖåäöÉé]{2,}")
-_TOC_LEADER = re.compile(r"\.{4,}|…{2,}|(?:\. ){4,}")
 # A line that points ahead ("... och angav följande:") is joined to what it
 # points at; one that only refers to content elsewhere ("Kommunstyrelsen
 # beslutade i enlighet med Mats Gerdaus yrkande.") says nothing alone.
@@ -67,7 +66,7 @@ def is_debris(sentence: str) -> bool:
     answer. A short line that carries a case number ("§ 74 Dnr 2024/28") is
     kept: it answers "which diarienummer"."""
     tokens = sentence.split()
-    if _TOC_LEADER.search(sentence):
+    if TOC_LEADER.search(sentence):
         return True
     if find_case_numbers(sentence) and len(tokens) <= 12:
         return False

@@ -32,6 +32,7 @@ FEATURES = (
     "english_dense_margin", "english_lexical_score", "english_coverage", "identifier",
     "window_margin", "window_rank", "english_window_margin",
     "uncovered_dense_margin", "uncovered_lexical_score", "coverage_lexical_score", "uncovered_window_margin",
+    "toc",
 )
 
 
@@ -48,6 +49,7 @@ class Legs:
     lexical_rank: np.ndarray
     coverage: np.ndarray  # relevance.QueryTerms.coverage of the passage with its title and headings
     identifier: np.ndarray  # every identifier of the query verbatim in the passage (False without any)
+    toc: np.ndarray  # language.toc_share of the passage: an agenda's index matches words, answers nothing
     background: float  # typical cosine of the query to unrelated passages
     window_background: float
     english: bool
@@ -72,6 +74,7 @@ def features(legs: Legs) -> np.ndarray:
         english * margin, english * lexical, english * legs.coverage, legs.identifier.astype(float),
         wmargin, rank(legs.window_rank), english * wmargin,
         uncovered * margin, uncovered * lexical, legs.coverage * lexical, uncovered * wmargin,
+        legs.toc,
     ]).astype(np.float64)
 
 
@@ -116,6 +119,11 @@ class LinearRanker:
             if float(np.abs(step).max()) < 1e-8:
                 break
         return cls(w[:-1], float(w[-1]), l2, names=names)
+
+    @classmethod
+    def untrained(cls, names: tuple[str, ...] = FEATURES) -> "LinearRanker":
+        """All weights zero: a placeholder for runs that fit their own ranker."""
+        return cls(np.zeros(len(names)), 0.0, names=names)
 
     def to_json(self) -> dict:
         return {"features": list(self.names), "weights": [round(float(v), 6) for v in self.weights],

@@ -19,6 +19,7 @@ import numpy as np
 
 from sok.config import RELEVANCE, SEARCH, SearchConfig
 from sok.embedding import Embedder, load_query_embedder
+from sok.language import toc_share
 from sok.query import fusion
 from sok.query.relevance import QueryTerms, background, evidence, token_string
 from sok.records import Filters, Hit, locating_text
@@ -183,7 +184,10 @@ def snippet(text: str, query: str, width: int) -> tuple[str, list[tuple[int, int
 
 
 class Searcher:
-    def __init__(self, index_dir: Path, embedder: Embedder | None = None, config: SearchConfig = SEARCH) -> None:
+    def __init__(self, index_dir: Path, embedder: Embedder | None = None, config: SearchConfig = SEARCH,
+                 ranker: fusion.LinearRanker | None = None) -> None:
+        """`ranker`: instead of the shipped one, for `sok eval` runs that fit
+        their own (which must work when the shipped one no longer fits the features)."""
         index_dir = Path(index_dir)
         if not (index_dir / "sok.sqlite").exists():
             raise SearchError(f"Inget index i {index_dir}. Kör först:  sok index MAPP")
@@ -201,12 +205,13 @@ class Searcher:
             )
         self._embedder = embedder
         try:
-            self.ranker = fusion.load_ranker()
+            self.ranker = ranker or fusion.load_ranker()
         except (OSError, ValueError, KeyError) as exc:
             raise SearchError(f"Rankningsmodellen ({fusion.RANKER_FILE}) kan inte läsas: {exc}. "
                               "Installera om sok, eller anpassa den med  sok eval FRÅGOR.jsonl --fit-ranker "
                               f"{fusion.RANKER_FILE}") from None
         self._tokens: dict[int, str] = {}  # passage id -> relevance.token_string of its locating text
+        self._toc: dict[int, float] = {}  # passage id -> language.toc_share of its text
         self._last_query: tuple[str, np.ndarray] | None = None
 
     @property
@@ -237,6 +242,7 @@ class Searcher:
         """Pick up a newer generation written by `sok index` since loading."""
         if self.backend.refresh():
             self._tokens.clear()
+            self._toc.clear()
 
     def allowed_ids(self, filters: Filters | None) -> np.ndarray | None:
         """Passage ids that pass the filters (None when no filter is set)."""
@@ -315,9 +321,10 @@ class Searcher:
             pos = {pid: i for i, (pid, _) in enumerate(leg)}
             return np.array([pos.get(int(pid), fusion.DEPTH) for pid in ids], dtype=np.float64)
 
-        coverage, exact = np.zeros(n), np.zeros(n, dtype=bool)
+        coverage, exact, toc = np.zeros(n), np.zeros(n, dtype=bool), np.zeros(n)
         if len(self._tokens) > 200_000:  # bounded: a long-running app meets every passage eventually
             self._tokens.clear()
+            self._toc.clear()
         for i, pid in enumerate(ids.tolist()):
             row = rows.get(pid)
             if row is None:
@@ -327,13 +334,15 @@ class Searcher:
                 tokens = self._tokens[pid] = token_string(locating_text(
                     row["title"], row["organ"], row["item_title"], json.loads(row["heading_path"]), row["text"]))
             coverage[i] = terms.coverage_of(tokens)
+            share = self._toc.get(pid)
+            toc[i] = self._toc[pid] = toc_share(row["text"]) if share is None else share
             if ident:
                 words = set(tokenize(row["text"]))
                 exact[i] = all(t in words for t in ident)
         legs = fusion.Legs(
             ids=ids, cosine=cosine.astype(np.float64), window_cosine=window_cosine.astype(np.float64),
             bm25=np.array([bm25.get(int(pid), 0.0) for pid in ids]), dense_rank=ranks(dense),
-            window_rank=ranks(window), lexical_rank=ranks(lexical), coverage=coverage, identifier=exact,
+            window_rank=ranks(window), lexical_rank=ranks(lexical), coverage=coverage, identifier=exact, toc=toc,
             background=bg, window_background=background([score for _, score in window]) if window else bg,
             english=terms.english,
         )

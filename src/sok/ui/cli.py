@@ -321,7 +321,13 @@ def _ranges(numbers: list[int]) -> str:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    searcher = Index(args.index).searcher
+    if args.fit_ranker or (args.folds and not args.answers):
+        # these fit their own rankers, also where the shipped one no longer fits the features
+        from sok.query.fusion import LinearRanker
+
+        searcher = Searcher(Path(args.index), ranker=LinearRanker.untrained())
+    else:
+        searcher = Index(args.index).searcher
     if args.answers:  # before --folds: with --answers, --folds makes the answers out-of-fold
         return _eval_answers(searcher, args)
     if args.fit_ranker:
