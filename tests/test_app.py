@@ -396,3 +396,15 @@ def test_the_list_holds_relevant_hits_the_rest_behind_less_relevant_and_counts_a
     counts = [int(label.rsplit("(", 1)[1].rstrip(")")) for label in at.multiselect(key="organ").options]
     assert sum(counts) == len(strong)
     assert any(c.value.startswith(f"Visar {len(strong)} av {len(strong)} relevant") for c in at.caption)
+    # the chart counts the same hits: its bars add up to the cards, organ by organ as in the sidebar
+    import pyarrow as pa
+
+    (chart,) = at.get("vega_lite_chart")
+    values = pa.ipc.open_stream(chart.proto.data.data).read_all().to_pylist()  # the rows the bars are drawn from
+    assert sum(v["antal"] for v in values) == len(strong)
+    sidebar = {label.rsplit(" (", 1)[0]: int(label.rsplit("(", 1)[1].rstrip(")"))
+               for label in at.multiselect(key="organ").options if not label.endswith("(0)")}
+    per_organ: dict[str, int] = {}
+    for v in values:
+        per_organ[v["organ"]] = per_organ.get(v["organ"], 0) + v["antal"]
+    assert per_organ == sidebar

@@ -22,5 +22,6 @@ def test_coverage_counts_compounds_and_weights_rare_terms():
 def test_timeline_counts_relevant_passages_by_date(real_index):
     t = timeline(Searcher(real_index[0]), "SIP samordnad individuell plan")
     assert t.hits and sum(n for _, n in t.by_organ) == len(t.hits)
-    assert "2023-05-30" in dict(t.by_date)  # the undated report counts under the meetings it names
+    assert "2023-05-30" in dict(t.by_date)  # the undated report counts under the (first) meeting it names
+    assert sum(n for _, n in t.by_date) == len(t.hits)  # each passage once: dates, organs and the list agree
     assert timeline(Searcher(real_index[0]), "konserthall i stadsparken").hits == []

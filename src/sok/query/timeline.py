@@ -20,15 +20,16 @@ class Timeline:
     hits: list[Hit] = field(default_factory=list)
 
 
-def meeting_dates(hit: Hit) -> list[str]:
-    """The dates a hit counts under: its document's, or for an undated
-    document (an annual report) the meetings its passage names."""
-    return [hit.date] if hit.date else (hit.dates or [UNKNOWN])
+def meeting_date(hit: Hit) -> str:
+    """The one date a hit counts under: its document's, or for an undated
+    document (an annual report) the first meeting its passage names. Once,
+    so that per date, per organ and the list all count the same passages."""
+    return hit.date or (hit.dates[0] if hit.dates else UNKNOWN)
 
 
 def timeline(searcher: Searcher, query: str, depth: int = 100) -> Timeline:
     hits = searcher.search(query, k=depth, cutoff=True, depth=depth)
-    dates = Counter(d for h in hits for d in meeting_dates(h))
+    dates = Counter(meeting_date(h) for h in hits)
     organs = Counter(getattr(h, "organ", None) or UNKNOWN for h in hits)
     return Timeline(
         query=query,

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 import numpy as np
 
-from sok.query.timeline import meeting_dates
+from sok.query.timeline import meeting_date
 from sok.records import Filters, Hit, pages_label
 
 VIEWS = {"sok": "Sök och fråga", "arende": "Ärende", "index": "Om indexet"}
@@ -216,8 +216,9 @@ def run_ask(searcher: Any, question: str, filters: Filters) -> Any:
 
 def per_date(hits: Iterable[Hit]) -> list[dict[str, Any]]:
     """Rows for the chart: relevant passages per meeting date and organ,
-    counted as `sok timeline` counts (an undated report under the meetings it names)."""
-    counts = Counter((d, h.organ or UNKNOWN) for h in hits for d in meeting_dates(h))
+    counted as `sok timeline` counts (each once; an undated report under the
+    first meeting it names), so the bars add up to the list and the sidebar."""
+    counts = Counter((meeting_date(h), h.organ or UNKNOWN) for h in hits)
     rows = [{"datum": d, "organ": label(o), "antal": n} for (d, o), n in counts.items()]
     return sorted(rows, key=lambda r: (r["datum"] == UNKNOWN, r["datum"], r["organ"]))
 
