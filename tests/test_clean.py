@@ -51,3 +51,10 @@ def test_generated_pdf_footer_removed(tmp_path):
     f = extract_file(pdf, tmp_path)
     clean_pages(f.pages)
     assert all("131 81" not in p.clean and body in p.clean for p, body in zip(f.pages, BODIES))
+
+
+def test_markdown_escapes_and_emphasis_are_not_text():
+    from sok.ingest.clean import normalize
+
+    assert normalize("Från: Brev: Val ValAdm \\<(e-post borttagen)>") == "Från: Brev: Val ValAdm <(e-post borttagen)>"
+    assert normalize("3\\. punkt **viktigt** och \\*inte\\*") == "3. punkt viktigt och inte"

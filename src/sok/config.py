@@ -9,7 +9,7 @@ from pathlib import Path
 # Bump when extraction, cleaning or chunking changes what lands in the store:
 # an index built by an older version is then rebuilt on the next `sok index`.
 PIPELINE_VERSION = 12  # v10: sentence windows embedded without title and headings; v11: personnummer masked;
-# v12: a bare case number completed from the file's full spelling
+# v12: a bare case number completed from the file's full spelling, Markdown's backslash escapes dropped
 
 SUPPORTED_SUFFIXES = (".pdf", ".md", ".markdown", ".txt")
 

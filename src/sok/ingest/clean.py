@@ -27,6 +27,7 @@ _SOFT_BEFORE_CONJUNCTION = re.compile(
 _LINE_HYPHEN = re.compile(r"(\w)-[ \t]*\n[ \t]*([a-zåäöéü]\w*)")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 _MD_EMPHASIS = re.compile(r"(\*\*|__|(?<!\w)\*(?=\S)|(?<=\S)\*(?!\w))")
+_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")  # Markdown's backslash escapes: "\<(e-post borttagen)>"
 _SECTION_LINE = re.compile(r"^\s*(§+\s*#|#\s*§)")  # keys have digits as #
 
 
@@ -38,11 +39,13 @@ def _join_hyphen(match: re.Match) -> str:
 
 
 def normalize(text: str) -> str:
-    """Unify line endings, join words broken at line ends, collapse spaces."""
+    """Unify line endings, join words broken at line ends, drop Markdown's
+    emphasis marks and backslash escapes, collapse spaces."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _SOFT_BEFORE_CONJUNCTION.sub(r"- \1", text)
     text = _SOFT_BREAK.sub("", text)
     text = _LINE_HYPHEN.sub(_join_hyphen, text)
+    text = _MD_ESCAPE.sub(r"\1", text)
     text = _MD_EMPHASIS.sub("", text)
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     text = "\n".join(lines)
