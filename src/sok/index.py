@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 from sok.config import ANSWER, AnswerConfig, default_index_dir
 from sok.embedding import Embedder
-from sok.query import cases
+from sok.query import cases, politics
 from sok.query.answer import ask
 from sok.query.cases import CaseEntry
 from sok.query.search import Result, Searcher, SearchError
@@ -73,6 +73,12 @@ class Index:
             return cases.case(self._searcher.backend, number)
         with self._store() as store:
             return cases.case(store, number)
+
+    def record(self, name: str | None = None, party: str | None = None) -> list[politics.PositionEntry]:
+        """A member's or a party's yrkanden, reservationer and
+        protokollsanteckningar, oldest first. Reads the store only."""
+        with self._store() as store:
+            return politics.record(store, name, party)
 
     def case_numbers(self) -> list[tuple[str, int]]:
         return cases.case_numbers(self.searcher.backend)

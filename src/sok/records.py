@@ -44,6 +44,22 @@ class ExtractedFile:
 
 
 @dataclass
+class Position:
+    """A member's yrkande, reservation or protokollsanteckning as a § records
+    it (ingest.politics). `stance` is what a yrkande asks for (bifall,
+    avslag, återremiss, bordläggning, ändring, tillägg); `joined` the members
+    who joined it (name, party)."""
+
+    kind: str
+    person: str
+    person_key: str
+    party: str
+    stance: str | None = None
+    joined: list[tuple[str, str]] = field(default_factory=list)
+    text: str = ""
+
+
+@dataclass
 class Passage:
     """A retrievable unit inside one document. Offsets index the cleaned text
     of `page_start` (char_start) and of `page_end` (char_end)."""
@@ -62,6 +78,7 @@ class Passage:
     is_decision: bool = False
     dates: list[str] = field(default_factory=list)  # dates the passage mentions, resolved to ISO
     case_numbers: list[str] = field(default_factory=list)
+    positions: list[Position] = field(default_factory=list)  # yrkanden, reservationer, anteckningar it states
 
 
 @dataclass

@@ -8,6 +8,7 @@ import re
 
 from sok.ingest.chunking import chunk_span, windows
 from sok.ingest.meeting import ItemIndex, LogicalDocument, document_spans, passage_context, split_documents
+from sok.ingest.politics import positions
 from sok.language import complete_case_numbers, find_case_numbers, resolve_dates
 from sok.records import ExtractedFile, Passage
 
@@ -66,6 +67,7 @@ def _annotate(passage: Passage, doc: LogicalDocument, index: int, year: int | No
     passage.is_decision = decision
     passage.dates = resolve_dates(passage.text, year)
     passage.case_numbers = list(dict.fromkeys([*find_case_numbers(passage.text), *(item.case_numbers if item else [])]))
+    passage.positions = positions(passage.text)
 
 
 def structure(f: ExtractedFile) -> list[Passage]:

@@ -22,7 +22,7 @@ from sok.ingest.linking import DocRef, handled_at
 from sok.language import normalize_case_number
 from sok.records import ExtractedFile, Filters, Passage
 
-SCHEMA_VERSION = 6  # v2: documents and passage metadata; v3: meetings linked by case, OCR, text quality; v4: cache in its own file; v5: sentence windows; v6: personal data per page
+SCHEMA_VERSION = 7  # v2: documents and passage metadata; v3: meetings linked by case, OCR, text quality; v4: cache in its own file; v5: sentence windows; v6: personal data per page; v7: members' positions
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -97,6 +97,20 @@ CREATE TABLE IF NOT EXISTS windows (
     text_hash TEXT NOT NULL,  -- of the embedder's input (structure.window_inputs), the cache key
     PRIMARY KEY (passage_id, ordinal)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS positions (  -- yrkanden, reservationer, protokollsanteckningar (ingest.politics)
+    passage_id INTEGER NOT NULL REFERENCES passages(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    person TEXT NOT NULL,
+    person_key TEXT NOT NULL,
+    party TEXT NOT NULL,
+    stance TEXT,
+    joined TEXT NOT NULL DEFAULT '[]',
+    text TEXT NOT NULL,
+    PRIMARY KEY (passage_id, ordinal)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS positions_person ON positions(person_key);
+CREATE INDEX IF NOT EXISTS positions_party ON positions(party);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     started TEXT NOT NULL,
@@ -235,7 +249,7 @@ class Store:
             if not writer:
                 raise StoreError(f"Indexet i {self.dir} har ett äldre format. Kör  sok index  för att uppdatera det.")
             self.db.executescript(
-                "DROP TABLE IF EXISTS windows; DROP TABLE IF EXISTS passages; DROP TABLE IF EXISTS documents; DROP TABLE IF EXISTS pages;"
+                "DROP TABLE IF EXISTS positions; DROP TABLE IF EXISTS windows; DROP TABLE IF EXISTS passages; DROP TABLE IF EXISTS documents; DROP TABLE IF EXISTS pages;"
                 "DROP TABLE IF EXISTS files; DELETE FROM meta WHERE key = 'pipeline_version';"
             )
         if not writer:
@@ -345,6 +359,12 @@ class Store:
                  p.char_start, p.char_end, _json(p.heading_path), p.item, p.item_title, p.part, int(p.is_decision),
                  _json(p.dates), _json(p.case_numbers)),
             )
+            if p.positions:
+                self.db.executemany(
+                    "INSERT INTO positions(passage_id, ordinal, kind, person, person_key, party, stance, joined, text)"
+                    " VALUES (?,?,?,?,?,?,?,?,?)",
+                    [(cur.lastrowid, j, x.kind, x.person, x.person_key, x.party, x.stance, _json(x.joined), x.text)
+                     for j, x in enumerate(p.positions)])
             if window_hashes:
                 self.db.executemany("INSERT INTO windows(passage_id, ordinal, text_hash) VALUES (?,?,?)",
                                     [(cur.lastrowid, j, wh) for j, wh in enumerate(window_hashes[i])])
@@ -516,6 +536,26 @@ class Store:
                 f" WHERE p.item IS NOT NULL AND p.id IN ({','.join('?' * len(part))}) ORDER BY p.id, d.ordinal", part):
                 out.setdefault(r["source"], []).append(r["decision"])
         return out
+
+    def position_rows(self, person_key: str | None = None, party: str | None = None) -> list[sqlite3.Row]:
+        """The members' positions stated by one member or party (and every one
+        that others joined, which query.politics sorts out by name), each with
+        the meeting, § and pages of the passage that records it, oldest first."""
+        where, args = [], []
+        for column, value in (("person_key", person_key), ("party", party)):
+            if value:
+                where.append(f"(x.{column} = ? OR x.joined != '[]')")
+                args.append(value)
+        return self.db.execute(
+            f"""
+            SELECT x.kind, x.person, x.person_key, x.party, x.stance, x.joined, x.text, p.id AS passage_id,
+                   p.item, p.item_title, p.page_start, p.page_end, COALESCE(d.date, f.date) AS date, d.organ,
+                   d.doc_type, f.relpath, f.path
+            FROM positions x JOIN passages p ON p.id = x.passage_id JOIN files f ON f.id = p.file_id
+                 LEFT JOIN documents d ON d.id = p.document_id
+            {"WHERE " + " AND ".join(where) if where else ""}
+            ORDER BY COALESCE(d.date, f.date), f.relpath, p.ordinal, x.ordinal
+            """, args).fetchall()
 
     def case_rows(self, number: str) -> list[sqlite3.Row]:
         """Passages of the documents and § that name the case `number`

@@ -191,6 +191,36 @@ def cmd_case(args: argparse.Namespace) -> int:
     return 0
 
 
+_KIND = {"yrkande": "Yrkande", "reservation": "Reservation", "protokollsanteckning": "Protokollsanteckning"}
+_PLURAL = {"yrkande": ("yrkande", "yrkanden"), "reservation": ("reservation", "reservationer"),
+           "protokollsanteckning": ("protokollsanteckning", "protokollsanteckningar")}
+
+
+def cmd_person(args: argparse.Namespace) -> int:
+    if not args.name and not args.party:
+        print("Ange ett namn eller --parti.", file=sys.stderr)
+        return 2
+    entries = Index(args.index).record(args.name, args.party)
+    if args.json:
+        print(json.dumps([asdict(e) for e in entries], ensure_ascii=False, indent=2))
+        return 0
+    who = " ".join(x for x in (args.name, f"({args.party})" if args.party else None) if x)
+    if not entries:
+        print(f"Inga yrkanden, reservationer eller protokollsanteckningar av {who} i indexet.")
+        return 0
+    print(f"{who}: " + ", ".join(count(sum(1 for e in entries if e.kind == k), one, many)
+                                for k, (one, many) in _PLURAL.items() if any(e.kind == k for e in entries)))
+    for e in entries:
+        what = _KIND[e.kind] + (f" ({e.stance})" if e.stance else "")
+        if e.joined:
+            what = f"Instämde i {e.person} ({e.party}):s yrkande" + (f" ({e.stance})" if e.stance else "")
+        where = " ".join(x for x in (e.organ, e.item, f"– {e.item_title}" if e.item_title else None) if x)
+        print(f"{e.date or 'okänt datum'}  {where}")
+        print(f"    {what}: {e.text[:240]}")
+        print(f"    {e.file}, {pages_label(e.page_start, e.page_end)}")
+    return 0
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     result = Index(args.index).ask(args.question, llm_url=args.llm, llm_model=args.llm_model)
     if args.json:
@@ -455,6 +485,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_case)
 
+    p = sub.add_parser("person", parents=[common],
+                       help="en ledamots eller ett partis yrkanden, reservationer och protokollsanteckningar")
+    p.add_argument("name", nargs="?", help="ledamotens namn (förnamn och efternamn räcker)")
+    p.add_argument("--parti", dest="party", help="parti, t.ex. V eller Vänsterpartiet")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_person)
     p = sub.add_parser("ask", parents=[common], help="svar med källhänvisningar, sammanträde för sammanträde")
     p.add_argument("question")
     p.add_argument("--json", action="store_true")

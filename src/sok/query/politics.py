@@ -1,0 +1,63 @@
+"""A member's or a party's record: every yrkande, reservation and
+protokollsanteckning found in the minutes (ingest.politics), with the
+yrkanden they joined, each cited to meeting, § and pages. The same § told
+in a kallelse, a protokoll and a protokollsutdrag is listed once."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sok.ingest.politics import party_of, person_key
+
+
+class PositionSource(Protocol):
+    def position_rows(self, person_key: str | None = None, party: str | None = None) -> list[Any]: ...
+
+
+@dataclass
+class PositionEntry:
+    date: str | None
+    organ: str | None
+    item: str | None
+    item_title: str | None
+    kind: str  # yrkande, reservation, protokollsanteckning
+    person: str  # who stated it
+    party: str
+    stance: str | None
+    joined: bool  # the member asked about joined someone else's yrkande
+    with_: list[str]  # the others on it ("Sidney Holm (MP)")
+    text: str
+    file: str
+    path: str
+    page_start: int
+    page_end: int
+
+
+def record(store: PositionSource, name: str | None = None, party: str | None = None) -> list[PositionEntry]:
+    """Positions of the member `name` (any spelling with the same first and
+    last name) and/or the party `party` (any way of writing it), oldest first."""
+    key = person_key(name) if name else None
+    code = party_of(party) if party else None
+    out: list[PositionEntry] = []
+    seen: set[tuple] = set()
+    for r in store.position_rows(key, code):
+        joined = [(n, p) for n, p in json.loads(r["joined"])]
+        members = [(r["person"], r["party"], False)] + [(n, p, True) for n, p in joined]
+        match = [(n, p, j) for n, p, j in members
+                 if (key is None or person_key(n) == key) and (code is None or party_of(p) == code)]
+        if not match:
+            continue
+        _, _, was_joined = match[0]
+        dedupe = (r["date"], r["organ"], r["item"], r["kind"], r["person_key"], r["text"])
+        if dedupe in seen:
+            continue
+        seen.add(dedupe)
+        others = [f"{n} ({p})" for n, p, _ in members if (n, p, True) != match[0] and (n, p, False) != match[0]]
+        out.append(PositionEntry(
+            date=r["date"], organ=r["organ"], item=r["item"], item_title=r["item_title"], kind=r["kind"],
+            person=r["person"], party=r["party"], stance=r["stance"], joined=was_joined, with_=others, text=r["text"],
+            file=r["relpath"], path=r["path"], page_start=r["page_start"], page_end=r["page_end"],
+        ))
+    return out
