@@ -77,3 +77,11 @@ def test_sok_person_lists_a_members_positions_with_citations(real_index, capsys)
     assert main(["person", "--parti", "Vänsterpartiet", "--index", index_dir]) == 0
     assert "Inga yrkanden" in capsys.readouterr().out
     assert main(["person", "--index", index_dir]) == 2
+
+
+def test_only_the_members_right_before_the_verb_are_its_subject():
+    text = ("Frågan väcktes av Rolf Wasteson (V) i april. Tommy Nilsson (S), Inga-Lill Bjartén (S) och "
+            "Johannes Svensson (S) reserverar sig mot beslutet.")
+    assert [p.person for p in positions(text)] == ["Tommy Nilsson", "Inga-Lill Bjartén", "Johannes Svensson"]
+    mid = "Enligt Rolf Wasteson (V) är det arbetsutskottet som yrkar bifall till förslaget."
+    assert positions(mid) == []

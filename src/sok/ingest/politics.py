@@ -77,6 +77,22 @@ def _stance(rest: str) -> str | None:
     return min(found)[1] if found else None
 
 
+def _subjects(head: str) -> list[re.Match]:
+    """The members the verb is about: the run of "Namn (P)" that ends right
+    before it, joined by commas, "och" or "samt" ("A (S), B (V) och C (MP)
+    reserverade sig"); none when the verb does not follow a member, so a name
+    earlier in the sentence is never taken for its subject."""
+    found = list(_ACTOR.finditer(head))
+    if not found or head[found[-1].end():].strip(" ,"):
+        return []
+    run = [found[-1]]
+    for before in reversed(found[:-1]):
+        if head[before.end():run[0].start()].strip(" ,") not in ("", "och", "samt"):
+            break
+        run.insert(0, before)
+    return run
+
+
 def positions(text: str) -> list[Position]:
     """Every yrkande, reservation and protokollsanteckning stated in `text`,
     in order; one per member named before the verb ("A (S) och B (MP)
@@ -90,10 +106,11 @@ def positions(text: str) -> list[Position]:
             if not m:
                 continue
             head, rest = sentence[:m.start()], sentence[m.end():]
-            actors = _ACTOR.findall(head)
-            start = next(iter(_ACTOR.finditer(head)), None)
-            if not actors or not head.rstrip(" ,").endswith(")") and " och " not in head[-40:]:
-                continue  # the verb's subject must be the named members, not a name earlier in the sentence
+            subjects = _subjects(head)
+            if not subjects:
+                continue
+            actors = [(a.group(1), a.group(2)) for a in subjects]
+            start = subjects[0]
             joined: list[tuple[str, str]] = []
             if kind == "yrkande" and (j := _JOINED.search(rest)):
                 joined = [(n, party_of(p)) for w, p in _ACTOR.findall(j.group(1)) if (n := _name(w))]
@@ -101,7 +118,7 @@ def positions(text: str) -> list[Position]:
             # a yrkande with none of the outcome words proposes something of its own ("yrkade att ...")
             stance = (_stance(rest) or "eget förslag") if kind == "yrkande" else None
             names = [(_name(written), party) for written, party in actors]
-            said = sentence[start.start():].strip() if start else sentence.strip()
+            said = sentence[start.start():].strip()
             if names and names[0][0]:  # from the member on, not the heading the page put before the name
                 said = said[said.find(names[0][0]):]
             for name, party in names:
