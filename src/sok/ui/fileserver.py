@@ -253,7 +253,8 @@ def place(request: Any) -> Any:
         else:
             png, found = pdf_page_marked(f.path, number, lines)
             marked += found
-            body = (f"<img id='stalle' alt='Sida {number} med det citerade stället markerat' "
+            anchor = " id='stalle'" if number == first else ""  # one anchor: the passage's first page
+            body = (f"<img{anchor} alt='Sida {number} med det citerade stället markerat' "
                     f"src='data:image/png;base64,{base64.b64encode(png).decode()}'>")
         sections.append(f'<section id="page={number}"><h2>Sida {number}</h2>{body}</section>')
     headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache", "Content-Security-Policy": _TEXT_CSP}
