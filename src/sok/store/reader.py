@@ -136,19 +136,22 @@ def counts(db: sqlite3.Connection) -> tuple[int, int]:
     return int(files), int(passages)
 
 
-def file_row(index_dir: Path, file_id: int) -> tuple[int, str, str, str, str | None, str] | None:
-    """(id, path, root, relpath, title, sha256) of one indexed file, or None
-    (no such file, an id no SQLite integer can hold, or no readable index)."""
-    db_path = Path(index_dir) / "sok.sqlite"
-    if not db_path.is_file() or not 0 < int(file_id) < 2**63:
+def _row_by_id(index_dir: Path, sql: str, row_id: int) -> tuple | None:
+    """One row by integer id, or None: no such row, an id no SQLite integer
+    can hold (a crafted URL), or no readable index."""
+    if not (Path(index_dir) / "sok.sqlite").is_file() or not 0 < int(row_id) < 2**63:
         return None
     try:
         with readonly(index_dir) as db:
-            row = db.execute("SELECT id, path, root, relpath, title, sha256 FROM files WHERE id=?",
-                             (int(file_id),)).fetchone()
+            row = db.execute(sql, (int(row_id),)).fetchone()
     except sqlite3.Error:
         return None
-    return tuple(row) if row else None  # type: ignore[return-value]
+    return tuple(row) if row else None
+
+
+def file_row(index_dir: Path, file_id: int) -> tuple[int, str, str, str, str | None, str] | None:
+    """(id, path, root, relpath, title, sha256) of one indexed file, or None."""
+    return _row_by_id(index_dir, "SELECT id, path, root, relpath, title, sha256 FROM files WHERE id=?", file_id)
 
 
 def file_pages(index_dir: Path, file_id: int) -> list[tuple[int, str, int]]:
@@ -163,12 +166,4 @@ def file_pages(index_dir: Path, file_id: int) -> list[tuple[int, str, int]]:
 def passage_place(index_dir: Path, passage_id: int) -> tuple[int, int, int, str] | None:
     """(file id, first page, last page, text as indexed) of one passage, or
     None: what the cited-place view marks."""
-    if not 0 < int(passage_id) < 2**63:
-        return None
-    try:
-        with readonly(index_dir) as db:
-            row = db.execute("SELECT file_id, page_start, page_end, text FROM passages WHERE id=?",
-                             (int(passage_id),)).fetchone()
-    except sqlite3.Error:
-        return None
-    return (row[0], row[1], row[2], row[3]) if row else None
+    return _row_by_id(index_dir, "SELECT file_id, page_start, page_end, text FROM passages WHERE id=?", passage_id)
