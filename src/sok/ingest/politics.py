@@ -1,8 +1,9 @@
-"""Who proposed, who reserved, who noted what: the positions a protokoll
-records per §, read from its own wording ("Mats Gerdau (M) yrkade bifall
-till verksamhetsutskottets förslag", "Khashayar Farmanbar (S) och Sidney
-Holm (MP) reserverade sig mot beslutet", "Hans Peters (C) lät anteckna
-följande ..."). A structure stage: it sees a passage's text and gives plain
+"""Who proposed, who voted how, who reserved, who noted what: the
+positions a protokoll records per §, read from its own wording ("Mats
+Gerdau (M) yrkade bifall till verksamhetsutskottets förslag", "Med 8
+JA-röster (Johan Ohlson (M), ...) mot 3 NEJ-röster (...) beslutar nämnden
+...", "Khashayar Farmanbar (S) och Sidney Holm (MP) reserverade sig mot
+beslutet", "Hans Peters (C) lät anteckna följande ..."). A structure stage: it sees a passage's text and gives plain
 records; the store keeps them with the passage, so each one cites its §,
 pages and meeting.
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 import re
 
 from sok.language import SECTION_WORDS
-from sok.records import Position
+from sok.records import Position, Vote, VoteSide
 
 PARTIES = {
     "socialdemokraterna": "S", "moderaterna": "M", "liberalerna": "L", "folkpartiet": "L", "centerpartiet": "C",
@@ -93,11 +94,112 @@ def _subjects(head: str) -> list[re.Match]:
     return run
 
 
+# An omröstning's result as the protokoll states it: "Med 8 JA-röster (names) mot
+# 3 NEJ-röster (names) [och 1 avstår (names)] beslutar nämnden att ...", names
+# optional; older minutes write "Med sju röster mot sex hade kommunstyrelsen ...".
+_COUNT = r"(\d+|en|ett|två|tre|fyra|fem|sex|sju|åtta|nio|tio|elva|tolv|tretton|fjorton|femton|sexton|sjutton|arton|nitton)"
+_NUMBERS = {w: i for i, w in enumerate(
+    "noll ett två tre fyra fem sex sju åtta nio tio elva tolv tretton fjorton femton sexton sjutton arton nitton".split())}
+_TALLY = re.compile(rf"\bMed {_COUNT} (ja-)?röster\s*", re.I)
+_TALLY_NO = re.compile(rf"\s*(?:mot|och|,)\s*{_COUNT}(?: (?:nej-)?röster)?\s*", re.I)
+_TALLY_ABSTAIN = re.compile(
+    rf"\s*(?:,|och)\s*{_COUNT} (?:avstår|avstod|avstående|(?:ledamöter|ledamot) avstod(?: från att rösta)?)\s*", re.I)
+_VOTED = re.compile(r"röstade (ja|nej)\s*:?\s*(.*?)(?=Följande|\bröstade\b|\bavstod\b|\bMed \S+ (?:ja-)?röster|$)", re.I)
+_ABSTAINED = re.compile(r"avstod(?: från att rösta)?\s*:\s*(.*?)(?=Följande|\bröstade\b|\bMed \S+ (?:ja-)?röster|$)", re.I)
+_PROPOSITIONS = re.compile(
+    r"\bja(?:-röst)?\s+för\s+(.*?)\s*\bnej(?:-röst)?\s+för\s+(.*?)(?=\s*(?:Följande|Omröstningsresultat|(?-i:\bFör\b)|\bMed \d)|$)",
+    re.I)
+# "För förslaget från Välfärd skola röstade A (L), B (M) och C (M)", or "Följande
+# röstade för att bifalla X. A (M), B (C) ...": a list named by what it voted for
+_VOTED_FOR = re.compile(r"\bFör ([^.]{1,200}?) röstade (.*?)(?=\bFör\b|\bMed \S+ (?:ja-)?röster|$)"
+                        r"|\bFöljande (?:ledamöter )?röstade för (.*?)\.\s(.*?)(?=\bFöljande\b|\bMed \S+ (?:ja-)?röster|$)")
+
+_VOTE_ASKED = re.compile(r"\b(?:votering|omröstning)\w* (?:begär|verkställ)", re.I)
+
+
+def _count(word: str) -> int:
+    return int(word) if word.isdigit() else _NUMBERS.get(word.casefold(), 1 if word.casefold() == "en" else 0)
+
+
+def _parenthesised(text: str, at: int) -> tuple[str, int]:
+    """The text inside the parentheses opening at `at` (which may nest:
+    "(Johan Ohlson (M), Roland Thord (M))"), and where they close; ("", at)
+    when no parenthesis opens there."""
+    if at >= len(text) or text[at] != "(":
+        return "", at
+    depth = 0
+    for i in range(at, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[i], 0)
+        if depth == 0:
+            return text[at + 1:i], i + 1
+    return "", at
+
+
+def _members(listed: str) -> list[tuple[str, str]]:
+    return [(name, party_of(party)) for written, party in _ACTOR.findall(listed) if (name := _name(written))]
+
+
+def votes(text: str) -> list[Vote]:
+    """Every omröstning whose result `text` states, with each member's vote
+    read from the names in the tally's parentheses or from the lists before
+    it ("Följande ledamöter röstade ja: ...", "För X röstade ..."), and what
+    each side stood for (the beslutsgång's "JA-röst för ... NEJ-röst för ...")."""
+    flat = re.sub(r"\s+", " ", text.replace("\u00ad", ""))
+    out: list[Vote] = []
+    start = 0
+    for m in _TALLY.finditer(flat):
+        counts = [_count(m.group(1))]
+        named = [_parenthesised(flat, m.end())]
+        no = _TALLY_NO.match(flat, named[0][1])
+        if not no:
+            continue
+        counts.append(_count(no.group(1)))
+        named.append(_parenthesised(flat, no.end()))
+        if abstain := _TALLY_ABSTAIN.match(flat, named[-1][1]):
+            counts.append(_count(abstain.group(1)))
+            named.append(_parenthesised(flat, abstain.end()))
+        at = named[-1][1]
+        end = flat.find(". ", at)
+        result = re.sub(r"\s*\((?:[^()]|\([^()]*\))*\)", "", flat[m.start():end + 1 if end >= 0 else len(flat)])
+        before = flat[start:m.start()]
+        # the vote's own lines: from where the omröstning was asked for (a whole protokoll may come as one text)
+        if asked := list(_VOTE_ASKED.finditer(before)):
+            before = before[asked[-1].start():]
+        props = _PROPOSITIONS.findall(before)
+        yes_for, no_for = (p.strip(" .:") for p in props[-1]) if props else (None, None)
+        labels = ["ja", "nej", "avstår"][:len(counts)]
+        if any(listed for listed, _ in named):
+            members = [_members(listed) for listed, _ in named]
+        else:  # the names are listed before the result
+            voted = _VOTED.findall(before)
+            members = [[x for v, listed in voted if v.casefold() == label for x in _members(listed)] for label in labels[:2]]
+            if len(labels) > 2:
+                members.append([x for listed in _ABSTAINED.findall(before) for x in _members(listed)])
+            if not any(members):
+                sides = [(a or c, b or d) for a, b, c, d in _VOTED_FOR.findall(before)]
+                ours = {(yes_for or "").casefold(): 0, (no_for or "").casefold(): 1}
+                if sides and all(s.strip(" .").casefold() in ours for s, _ in sides[:2]) and yes_for and no_for:
+                    members = [[], []]
+                    for stood_for, listed in sides:
+                        members[ours[stood_for.strip(" .").casefold()]] += _members(listed)
+                elif sides:  # no JA/NEJ: the sides in the order listed, the counts in the order stated
+                    labels = ["för"] * len(sides)
+                    members = [_members(listed) for _, listed in sides]
+                    yes_for, no_for = sides[0][0].strip(" ."), sides[1][0].strip(" .") if len(sides) > 1 else None
+        stood = [yes_for, no_for, None]
+        out.append(Vote([VoteSide(label, stood[i] if label != "för" else (yes_for if i == 0 else no_for if i == 1 else None),
+                                  members[i] if i < len(members) else [], counts[i] if i < len(counts) else None)
+                         for i, label in enumerate(labels)], result.strip()))
+        start = m.end()
+    return out
+
+
 def positions(text: str) -> list[Position]:
     """Every yrkande, reservation and protokollsanteckning stated in `text`,
     in order; one per member named before the verb ("A (S) och B (MP)
     reserverade sig" is two), with the members who joined a yrkande ("med
-    instämmande av ...") listed on it."""
+    instämmande av ...") listed on it; then each member's vote in every
+    omröstning (`votes`)."""
     flat = re.sub(r"\s+", " ", text.replace("\u00ad", ""))
     out: list[Position] = []
     for sentence in _SENTENCE.split(flat):
@@ -126,4 +228,11 @@ def positions(text: str) -> list[Position]:
                     out.append(Position(kind=kind, person=name, person_key=person_key(name), party=party_of(party),
                                         stance=stance, joined=joined, text=said))
             break
+    for vote in votes(flat):
+        for side in vote.sides:
+            said = "" if not side.stood_for else f"Röstade för {side.stood_for}. " if side.vote == "för" \
+                else f"{side.vote.capitalize()}-röst för {side.stood_for}. "
+            for name, party in side.members:
+                out.append(Position(kind="röst", person=name, person_key=person_key(name), party=party,
+                                    stance=side.vote, text=said + vote.result))
     return out

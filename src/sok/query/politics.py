@@ -1,4 +1,4 @@
-"""A member's or a party's record: every yrkande, reservation and
+"""A member's or a party's record: every yrkande, vote, reservation and
 protokollsanteckning found in the minutes (ingest.politics), with the
 yrkanden they joined, each cited to meeting, § and pages. The same § told
 in a kallelse, a protokoll and a protokollsutdrag is listed once."""
@@ -22,7 +22,7 @@ class PositionEntry:
     organ: str | None
     item: str | None
     item_title: str | None
-    kind: str  # yrkande, reservation, protokollsanteckning
+    kind: str  # yrkande, röst, reservation, protokollsanteckning
     person: str  # who stated it
     party: str
     stance: str | None

@@ -13,14 +13,14 @@ import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import quote
 
 import numpy as np
 
 from sok.ingest.linking import DocRef, handled_at
 from sok.language import normalize_case_number
-from sok.records import ExtractedFile, Filters, Passage
+from sok.records import ExtractedFile, Filters, Passage, Position
 
 SCHEMA_VERSION = 7  # v2: documents and passage metadata; v3: meetings linked by case, OCR, text quality; v4: cache in its own file; v5: sentence windows; v6: personal data per page; v7: members' positions
 
@@ -359,15 +359,30 @@ class Store:
                  p.char_start, p.char_end, _json(p.heading_path), p.item, p.item_title, p.part, int(p.is_decision),
                  _json(p.dates), _json(p.case_numbers)),
             )
-            if p.positions:
-                self.db.executemany(
-                    "INSERT INTO positions(passage_id, ordinal, kind, person, person_key, party, stance, joined, text)"
-                    " VALUES (?,?,?,?,?,?,?,?,?)",
-                    [(cur.lastrowid, j, x.kind, x.person, x.person_key, x.party, x.stance, _json(x.joined), x.text)
-                     for j, x in enumerate(p.positions)])
+            self._insert_positions(cur.lastrowid or 0, p.positions)
             if window_hashes:
                 self.db.executemany("INSERT INTO windows(passage_id, ordinal, text_hash) VALUES (?,?,?)",
                                     [(cur.lastrowid, j, wh) for j, wh in enumerate(window_hashes[i])])
+
+    def _insert_positions(self, passage_id: int, positions: list[Position]) -> None:
+        if positions:
+            self.db.executemany(
+                "INSERT INTO positions(passage_id, ordinal, kind, person, person_key, party, stance, joined, text)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                [(passage_id, j, x.kind, x.person, x.person_key, x.party, x.stance, _json(x.joined), x.text)
+                 for j, x in enumerate(positions)])
+
+    def refresh_positions(self, read: Callable[[str], list[Position]]) -> int:
+        """Every passage's positions read again from its stored text: a new
+        reading of the minutes (omröstningar, say) reaches an existing index
+        without extracting, cleaning or embedding anything again. Returns the
+        number of passages read."""
+        rows = self.db.execute("SELECT id, text FROM passages").fetchall()
+        with self.transaction():
+            self.db.execute("DELETE FROM positions")
+            for r in rows:
+                self._insert_positions(r["id"], read(r["text"]))
+        return len(rows)
 
     def delete_files(self, file_ids: Iterable[int]) -> None:
         self.db.executemany("DELETE FROM files WHERE id=?", [(i,) for i in file_ids])

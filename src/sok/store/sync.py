@@ -27,13 +27,14 @@ from urllib.parse import quote
 from filelock import FileLock, Timeout
 from tqdm import tqdm
 
-from sok.config import EMBED_BATCH, FLUSH_PASSAGES, LIMITS, PIPELINE_VERSION, LimitsConfig
+from sok.config import EMBED_BATCH, FLUSH_PASSAGES, LIMITS, PIPELINE_VERSION, POLITICS_VERSION, LimitsConfig
 from sok.embedding import Embedder, load_embedder, space_of
 from sok.ingest.clean import clean_pages
 from sok.ingest.extract import ExtractionError, extract_file, scan_folder, sha256_file
 from sok.ingest.ocr import OcrUnavailable
 from sok.ingest.ocr import check_available as check_ocr
 from sok.ingest.personal import withhold
+from sok.ingest.politics import positions
 from sok.ingest.sandbox import Reader
 from sok.ingest.structure import embedding_input, structure, window_inputs
 from sok.records import ExtractedFile, Passage
@@ -272,6 +273,11 @@ def sync(
         store = Store(Path(index_dir), writer=True)
         try:
             check_model(store, model)
+            if store.get_meta("politics_version") != str(POLITICS_VERSION):
+                if read := store.refresh_positions(positions):
+                    report.repaired.append(f"yrkanden, omröstningar och reservationer lästes om ur {read} lagrade passager")
+                store.set_meta("politics_version", str(POLITICS_VERSION))
+                store.db.commit()
             personal = "shown" if show_personal else "masked"
             stale_pipeline = (store.get_meta("pipeline_version") != str(PIPELINE_VERSION)
                               or store.get_meta("personal_data") not in (None, personal))

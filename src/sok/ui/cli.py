@@ -191,9 +191,11 @@ def cmd_case(args: argparse.Namespace) -> int:
     return 0
 
 
-_KIND = {"yrkande": "Yrkande", "reservation": "Reservation", "protokollsanteckning": "Protokollsanteckning"}
-_PLURAL = {"yrkande": ("yrkande", "yrkanden"), "reservation": ("reservation", "reservationer"),
+_KIND = {"yrkande": "Yrkande", "röst": "Röst", "reservation": "Reservation", "protokollsanteckning": "Protokollsanteckning"}
+_PLURAL = {"yrkande": ("yrkande", "yrkanden"), "röst": ("röst i en omröstning", "röster i omröstningar"),
+           "reservation": ("reservation", "reservationer"),
            "protokollsanteckning": ("protokollsanteckning", "protokollsanteckningar")}
+_VOTED = {"ja": "Röstade ja", "nej": "Röstade nej", "avstår": "Avstod", "för": "Röstade"}
 
 
 def cmd_person(args: argparse.Namespace) -> int:
@@ -206,12 +208,14 @@ def cmd_person(args: argparse.Namespace) -> int:
         return 0
     who = " ".join(x for x in (args.name, f"({args.party})" if args.party else None) if x)
     if not entries:
-        print(f"Inga yrkanden, reservationer eller protokollsanteckningar av {who} i indexet.")
+        print(f"Inga yrkanden, röster, reservationer eller protokollsanteckningar av {who} i indexet.")
         return 0
     print(f"{who}: " + ", ".join(count(sum(1 for e in entries if e.kind == k), one, many)
                                 for k, (one, many) in _PLURAL.items() if any(e.kind == k for e in entries)))
     for e in entries:
         what = _KIND[e.kind] + (f" ({e.stance})" if e.stance else "")
+        if e.kind == "röst":
+            what = _VOTED.get(e.stance or "", "Röstade")
         if e.joined:
             what = f"Instämde i {e.person} ({e.party}):s yrkande" + (f" ({e.stance})" if e.stance else "")
         where = " ".join(x for x in (e.organ, e.item, f"– {e.item_title}" if e.item_title else None) if x)
@@ -486,7 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_case)
 
     p = sub.add_parser("person", parents=[common],
-                       help="en ledamots eller ett partis yrkanden, reservationer och protokollsanteckningar")
+                       help="en ledamots eller ett partis yrkanden, röster, reservationer och protokollsanteckningar")
     p.add_argument("name", nargs="?", help="ledamotens namn (förnamn och efternamn räcker)")
     p.add_argument("--parti", dest="party", help="parti, t.ex. V eller Vänsterpartiet")
     p.add_argument("--json", action="store_true")
