@@ -6,7 +6,7 @@ import pytest
 from conftest import SHARED
 from sok.ingest.clean import normalize
 from sok.ingest.extract import read_pdf
-from sok.ingest.politics import party_of, person_key, positions, votes
+from sok.ingest.politics import outcome_of, party_of, person_key, positions, votes
 from sok.query.politics import record
 from sok.store.db import Store
 from sok.store.sync import sync
@@ -193,3 +193,41 @@ def test_an_index_read_before_omrostningar_gets_them_without_extracting_or_embed
         store.close()
     again = sync(folder, index_dir, progress=False, embedder_factory=factory)
     assert not again.repaired  # read once
+
+
+def test_a_decisions_outcome_is_read_from_its_own_words():
+    """Decision texts as the Nacka protokoll in ../shared/corpus write them."""
+    assert outcome_of("§ 135 KFKS 2019/475 Nedläggning av Fisksätraskolan Beslut Kommunstyrelsen beslutar att ärendet "
+                      "bordläggs och behandlas på kommunstyrelsens sammanträde den 3 juni 2019. Ärendet Välfärd skola") == "bordlagt"
+    assert outcome_of("Beslut Kommunstyrelsen återremitterar ärendet enligt följande. Programhandlingen behöver ses över") \
+        == "återremitterat"
+    assert outcome_of("Beslut Kommunstyrelsen föreslår kommunfullmäktige fatta följande beslut. Kommunfullmäktige avslår "
+                      "förslaget i motionen om att införa kommunal hemtjänst.") == "förslag till fullmäktige (avslag)"
+    assert outcome_of("Beslut Kommunstyrelsen beslutar om nedläggning av Fisksätraskolans skolenhet.") == "beslutat"
+    # what the § 's background tells about earlier meetings is not this decision
+    assert outcome_of("Beslut Kommunstyrelsen föreslår kommunfullmäktige att anta detaljplanen. Ärende Kommunfullmäktige "
+                      "beslutade den 1 februari 2021, § 32 att återremittera ärendet.") == "förslag till fullmäktige"
+    assert outcome_of("Beslut Ärendet utgår och behandlas på kommunstyrelsens extra sammanträde den 5 mars 2018. - - - - - "
+                      "§ 48 Dnr KFKS 2018/62 Beslut Kommunstyrelsen föreslår kommunfullmäktige besluta") == "utgått"
+
+
+def test_every_hit_in_a_paragraph_carries_its_status(real_index, capsys):
+    """KS 2019-05-13 § 135 (protokollsutdrag): bordlagt, on Mats Gerdau's yrkande."""
+    import json
+
+    from sok.query.search import Searcher
+    from sok.ui.cli import main
+    from sok.ui.webapp import hit_card
+
+    index_dir = real_index[0]
+    hits = Searcher(index_dir).search("Fisksätraskolan nedläggning bordläggs", k=10)
+    in_135 = [h for h in hits if h.item == "§ 135"]
+    assert in_135 and all(h.status and h.status.outcome == "bordlagt" for h in in_135)
+    assert all(h.status is None for h in hits if not h.item)
+    assert "Status för § 135: bordlagt" in hit_card(1, in_135[0], None)
+
+    assert main(["search", "Fisksätraskolan nedläggning bordläggs", "--index", str(index_dir)]) == 0
+    assert "   Status för § 135: bordlagt" in capsys.readouterr().out
+    assert main(["search", "Fisksätraskolan nedläggning bordläggs", "--json", "--index", str(index_dir)]) == 0
+    shown = [h for h in json.loads(capsys.readouterr().out)["hits"] if h["item"] == "§ 135"]
+    assert shown and shown[0]["status"] == {"outcome": "bordlagt", "vote": False, "reserved": []}

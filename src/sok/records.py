@@ -107,6 +107,24 @@ class Passage:
 
 
 @dataclass
+class ItemStatus:
+    """Where the § a hit belongs to stands, as its protokoll says: the
+    outcome (beslutat, avslaget, bordlagt, återremitterat, förslag till
+    fullmäktige), whether it went to an omröstning, and who reserved."""
+
+    outcome: str | None  # None where the § 's decision is not among its passages
+    vote: bool = False
+    reserved: list[str] = field(default_factory=list)  # "Håkan Skaneland (V)"
+
+    def label(self) -> str:
+        """One line, in Swedish: "bordlagt · omröstning · reservation: Håkan Skaneland (V)"."""
+        parts = [self.outcome] if self.outcome else []
+        parts += ["omröstning"] if self.vote else []
+        parts += [f"reservation: {', '.join(self.reserved)}"] if self.reserved else []
+        return " · ".join(parts)
+
+
+@dataclass
 class Hit:
     passage_id: int
     score: float
@@ -129,6 +147,7 @@ class Hit:
     is_decision: bool = False
     also_in: list[dict] = field(default_factory=list)  # near-duplicates collapsed into this hit: file, pages, title, date
     text_source: str | None = None  # "ocr" or "repaired" when the text is not the PDF's own, intact
+    status: ItemStatus | None = None  # the § 's outcome, omröstning and reservations (query.politics.status)
 
     @property
     def source_note(self) -> str | None:

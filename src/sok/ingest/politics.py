@@ -236,3 +236,35 @@ def positions(text: str) -> list[Position]:
                 out.append(Position(kind="röst", person=name, person_key=person_key(name), party=party,
                                     stance=side.vote, text=said + vote.result))
     return out
+
+
+# The decision's own words, not the § 's background ("Kommunfullmäktige beslutade den
+# 1 februari 2021 att återremittera ärendet" in Ärende is history): cut at the next part.
+_DECISION_END = re.compile(r"\s(?:Ärende|Ärendet i korthet|Handlingar i ärendet|Yrkanden|Beslutsgång|Bakgrund|Reservationer)"
+                           r"\s(?=[A-ZÅÄÖ0-9])|-\s-\s-|\s§\s?\d+\s+(?:Dnr|KFKS)\b")
+_OUTCOMES = (
+    ("återremitterat", re.compile(r"\båterremitter(?:a|as|ar|ades)\b", re.I)),
+    ("bordlagt", re.compile(r"\bbordl(?:ägga|äggs|ägger|ades|agt|agd)\b", re.I)),
+    ("avslaget", re.compile(r"\b(?:motion|medborgarförslag|e-förslag|ansökan|begäran|framställan)\w*\s+avslås\b"
+                            r"|\bavslå(?:r|s)?\s+(?:\w+\s+){0,3}?(?:motion|medborgarförslag|e-förslag|ansökan|begäran|framställan|förslag)",
+                            re.I)),
+    ("utgått", re.compile(r"\bÄrendet utgår\b", re.I)),
+)
+_TO_COUNCIL = re.compile(r"\bföreslår (?:att )?(?:kommun|region)fullmäktige\b|\bförslår (?:att )?kommunfullmäktige\b", re.I)
+
+
+def outcome_of(decision: str) -> str:
+    """What a § 's decision text says happened: återremitterat, bordlagt,
+    utgått, avslaget (a motion, medborgarförslag or ansökan rejected), or beslutat;
+    "förslag till fullmäktige" (with "avslag" when it proposes rejection)
+    where the organ only proposes and the council decides."""
+    flat = re.sub(r"\s+", " ", decision)
+    if heading := re.search(r"\bBeslut\s(?=[A-ZÅÄÖ0-9])", flat):  # from the § 's "Beslut" on, past a page header
+        flat = flat[heading.end():]
+    if m := _DECISION_END.search(flat):
+        flat = flat[:m.start()]
+    found = next((name for name, pattern in _OUTCOMES if pattern.search(flat)), None)
+    if (council := _TO_COUNCIL.search(flat)) and found not in ("återremitterat", "bordlagt", "utgått"):
+        decided_too = re.search(r"\bbeslutar\b", flat[:council.start()])  # "beslutar ... för sig, och föreslår KF ..."
+        return ("beslutat, " if decided_too else "") + "förslag till fullmäktige" + (" (avslag)" if found == "avslaget" else "")
+    return found or "beslutat"

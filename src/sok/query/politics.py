@@ -1,7 +1,8 @@
 """A member's or a party's record: every yrkande, vote, reservation and
 protokollsanteckning found in the minutes (ingest.politics), with the
 yrkanden they joined, each cited to meeting, § and pages. The same § told
-in a kallelse, a protokoll and a protokollsutdrag is listed once."""
+in a kallelse, a protokoll and a protokollsutdrag is listed once. And each
+hit's status: what its § decided, whether it went to a vote, who reserved."""
 
 from __future__ import annotations
 
@@ -9,11 +10,16 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sok.ingest.politics import party_of, person_key
+from sok.ingest.politics import outcome_of, party_of, person_key
+from sok.records import ItemStatus
 
 
 class PositionSource(Protocol):
     def position_rows(self, person_key: str | None = None, party: str | None = None) -> list[Any]: ...
+
+
+class ItemSource(Protocol):
+    def item_rows(self, ids: list[int]) -> list[Any]: ...
 
 
 @dataclass
@@ -60,4 +66,22 @@ def record(store: PositionSource, name: str | None = None, party: str | None = N
             person=r["person"], party=r["party"], stance=r["stance"], joined=was_joined, with_=others, text=r["text"],
             file=r["relpath"], path=r["path"], page_start=r["page_start"], page_end=r["page_end"],
         ))
+    return out
+
+
+def status(source: ItemSource, ids: list[int]) -> dict[int, ItemStatus]:
+    """The status of the § each passage belongs to, read from the § itself:
+    its decision's outcome (only a protokoll marks decisions, so a
+    kallelse's § has none), an omröstning, the members who reserved.
+    Passages outside a §, or in a § with none of these, get no entry."""
+    by_source: dict[int, list[Any]] = {}
+    for r in source.item_rows(ids):
+        by_source.setdefault(r["source"], []).append(r)
+    out: dict[int, ItemStatus] = {}
+    for pid, rows in by_source.items():
+        decision = " ".join(dict.fromkeys(r["text"] for r in rows if r["is_decision"]))
+        reserved = list(dict.fromkeys(f"{r['person']} ({r['party']})" for r in rows if r["kind"] == "reservation"))
+        item = ItemStatus(outcome_of(decision) if decision else None, any(r["kind"] == "röst" for r in rows), reserved)
+        if item.outcome or item.vote or item.reserved:
+            out[pid] = item
     return out

@@ -20,7 +20,7 @@ import numpy as np
 from sok.config import RELEVANCE, SEARCH, SearchConfig
 from sok.embedding import Embedder, load_query_embedder
 from sok.language import toc_share
-from sok.query import fusion
+from sok.query import fusion, politics
 from sok.query.relevance import QueryTerms, background, evidence, token_string
 from sok.records import Filters, Hit, locating_text
 from sok.store.backend import EmbeddedBackend, SearchBackend
@@ -369,10 +369,12 @@ class Searcher:
         passing = [(pid, score) for pid, score in ordered if not cutoff
                    or (score >= (floor or 0.0) if learned else evidences[pid] >= RELEVANCE.threshold)]
         kept = collapse_twins(passing, rows, k)
+        statuses = politics.status(self.backend, [pid for pid, _, _ in kept if rows[pid]["item"]])
         hits = []
         for pid, score, also in kept:
             hit = self._hit(rows[pid], score, query, ranking, evidences.get(pid))
             hit.also_in = also
+            hit.status = statuses.get(pid)
             hits.append(hit)
         return Result(hits, _facets(rows[pid] for pid, _ in passing))
 

@@ -66,6 +66,8 @@ class SearchBackend(Protocol):
 
     def decisions_of(self, ids: Sequence[int]) -> dict[int, list[int]]: ...
 
+    def item_rows(self, ids: Sequence[int]) -> list[Any]: ...
+
     def case_rows(self, number: str) -> list[Any]: ...
 
     def document_case_numbers(self) -> Iterator[list[str]]: ...
@@ -141,6 +143,9 @@ class EmbeddedBackend:
 
     def decisions_of(self, ids: Sequence[int]) -> dict[int, list[int]]:
         return self.store.decisions_of(list(ids))
+
+    def item_rows(self, ids: Sequence[int]) -> list[Any]:
+        return self.store.item_rows(list(ids))
 
     def case_rows(self, number: str) -> list[Any]:
         return self.store.case_rows(number)

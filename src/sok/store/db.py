@@ -552,6 +552,22 @@ class Store:
                 out.setdefault(r["source"], []).append(r["decision"])
         return out
 
+    def item_rows(self, ids: list[int]) -> list[sqlite3.Row]:
+        """For each given passage inside a §, every passage of that § (same
+        file and document) with its text, decision flag and the members'
+        positions recorded in it (one row per position, or one without),
+        in order: what the § 's status is read from."""
+        out: list[sqlite3.Row] = []
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            out += self.db.execute(
+                "SELECT p.id AS source, s.id AS passage_id, s.text, s.is_decision, x.kind, x.person, x.party"
+                " FROM passages p JOIN passages s ON s.file_id = p.file_id AND s.document_id IS p.document_id"
+                " AND s.item = p.item LEFT JOIN positions x ON x.passage_id = s.id"
+                f" WHERE p.item IS NOT NULL AND p.id IN ({','.join('?' * len(part))})"
+                " ORDER BY p.id, s.ordinal, x.ordinal", part).fetchall()
+        return out
+
     def position_rows(self, person_key: str | None = None, party: str | None = None) -> list[sqlite3.Row]:
         """The members' positions stated by one member or party (and every one
         that others joined, which query.politics sorts out by name), each with

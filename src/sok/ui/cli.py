@@ -45,6 +45,8 @@ def format_hit(n: int, hit: Hit, tty: bool, verbose: bool = False) -> str:
         lines.append(f"   {meta}")
     if hit.heading_path:
         lines.append("   " + " › ".join(hit.heading_path))
+    if hit.status:
+        lines.append(f"   Status för {hit.item}: {hit.status.label()}")
     lines.append("   " + _mark(hit.snippet, hit.highlights, tty))
     if hit.also_in:
         lines.append("   Finns även i: " + "; ".join(f"{o['file']} s. {o['page_start']}" for o in hit.also_in))

@@ -337,6 +337,7 @@ def hit_card(n: int, hit: Hit, url: str | None, also_urls: list[str | None] | No
         f"{decision}{weak_mark}</div>"
         f"<div class='sok-meta'>{meta}</div>"
         + (f"<div class='sok-heading'>{esc(heading)}</div>" if heading else "")
+        + (f"<div class='sok-status'>Status för {esc(hit.item or '§')}: {esc(hit.status.label())}</div>" if hit.status else "")
         + f"<div class='sok-snippet'>{highlight(hit.snippet, hit.highlights)}</div>"
         + also_in_html(hit.also_in, also_urls or [None] * len(hit.also_in))
         + case_links(hit.case_numbers[:3])
@@ -444,6 +445,7 @@ CSS = """
 .sok-dim{color:#6b7280;font-size:.85rem}
 .sok-weak{font-size:.75rem;color:#92400e;background:#fef3c7;border-radius:.3rem;padding:0 .35rem}
 .sok-badge{font-size:.75rem;color:#065f46;background:#d1fae5;border-radius:.3rem;padding:0 .35rem}
+.sok-status{font-size:.8rem;color:#1e3a8a;margin:.15rem 0}
 .sok-also{font-size:.85rem;color:#374151;margin-top:.4rem}
 .sok-also ul{margin:.1rem 0 0 1.1rem;padding:0}
 .sok-cases{font-size:.85rem;margin-top:.3rem}
