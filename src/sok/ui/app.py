@@ -27,7 +27,7 @@ from sok.query import cases
 from sok.store import reader
 from sok.ui import webapp as w
 
-WIDGETS = ("q", "lage", "vy", "organ", "typ", "arende", "beslut", "arende_vy")  # "ar" is kept in "_years"
+WIDGETS = ("q", "lage", "vy", "organ", "typ", "arende", "beslut", "arende_vy", "ledamot", "parti")  # "ar" is kept in "_years"
 EXAMPLES = ("Vad rapporterades om SIP?", "Vad beslutade kommunstyrelsen om Fisksätraskolan?",
             "Hur går planerna på en ny konserthall?")
 
@@ -96,7 +96,7 @@ def init_state() -> None:
         params = {k: st.query_params.get_all(k) for k in st.query_params.keys()}
         s = w.from_params(params)
         ss.update(q=s.q, lage=s.mode, vy=s.view, organ=s.organ, typ=s.doc_type, arende=s.case,
-                  beslut=s.decisions, arende_vy=s.case or None, _years=(s.year_from, s.year_to), _init=True,
+                  beslut=s.decisions, ledamot=s.person, parti=s.party, arende_vy=s.case or None, _years=(s.year_from, s.year_to), _init=True,
                   _lage_vald="lage" in params)
     for key in WIDGETS:
         if key in ss:
@@ -112,7 +112,8 @@ def current_state(years: list[int]) -> w.UiState:
     case = (ss.get("arende_vy") or "") if view == "arende" else ss.get("arende", "")
     return w.UiState(q=(ss.get("q") or "").strip(), mode=ss.get("lage", "sok"), view=view,
                      organ=list(ss.get("organ") or []), doc_type=list(ss.get("typ") or []),
-                     year_from=lo, year_to=hi, case=(case or "").strip(), decisions=bool(ss.get("beslut")))
+                     year_from=lo, year_to=hi, case=(case or "").strip(), decisions=bool(ss.get("beslut")),
+                     person=(ss.get("ledamot") or "").strip(), party=(ss.get("parti") or "").strip())
 
 
 def write_url(state: w.UiState) -> None:
@@ -131,7 +132,7 @@ def facet_label(counts: dict[str, int]) -> Any:
 
 
 def sidebar_filters(db: Any, results: w.Results, years: list[int]) -> None:
-    """Organ, type, years, case number and decisions, each with counts from
+    """Organ, type, years, case number, decisions, member and party, the first ones with counts from
     the current results; options come from the whole index so a chosen value
     never disappears from its list."""
     ss = st.session_state
@@ -153,6 +154,9 @@ def sidebar_filters(db: Any, results: w.Results, years: list[int]) -> None:
     sb.text_input("Ärendenummer", key="arende", placeholder="t.ex. KFKS 2019/475")
     decisions = sum(1 for h in results.relevant if h.is_decision)
     sb.toggle(f"Endast beslut ({decisions})", key="beslut")
+    sb.text_input("Ledamot", key="ledamot", placeholder="t.ex. Håkan Skaneland",
+                  help="Bara paragrafer där ledamoten yrkade, röstade, reserverade sig eller antecknade något")
+    sb.text_input("Parti", key="parti", placeholder="t.ex. V eller Vänsterpartiet")
     sb.caption("Siffrorna inom parentes räknar träffarna för frågan med de avgränsningar som är valda.")
 
 

@@ -152,6 +152,7 @@ def filters_from(args: argparse.Namespace) -> Filters:
         organ=[o.casefold() for o in args.organ or []], doc_type=[t.casefold() for t in args.type or []],
         date_from=_date_bound(args.date_from, False), date_to=_date_bound(args.date_to, True),
         case_number=args.case, decisions_only=args.decisions,
+        person=args.person, party=args.party,
     )
 
 
@@ -483,6 +484,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="date_to", type=date_arg, help="till och med datum")
     p.add_argument("--case", help="bara ärendet med detta diarienummer, t.ex. \"KFKS 2019/475\"")
     p.add_argument("--decisions", action="store_true", help="endast beslut (beslutstext i protokoll)")
+    p.add_argument("--person", help="bara paragrafer där ledamoten yrkade, röstade, reserverade sig eller antecknade något")
+    p.add_argument("--parti", "--party", dest="party", help="detsamma för ett parti, t.ex. V eller Vänsterpartiet")
     p.add_argument("-v", "--verbose", action="store_true", help="visa rankningspoängen för varje träff")
     p.set_defaults(func=cmd_search)
 

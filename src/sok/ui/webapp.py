@@ -48,6 +48,8 @@ class UiState:
     year_to: int | None = None
     case: str = ""
     decisions: bool = False
+    person: str = ""  # only §§ where this member took a position (Filters.person)
+    party: str = ""
 
 
 def _first(params: Mapping[str, list[str]], key: str) -> str:
@@ -90,6 +92,8 @@ def from_params(params: Mapping[str, list[str]]) -> UiState:
         year_to=_year(_first(params, "till")),
         case=_first(params, "arende"),
         decisions=_first(params, "beslut") in ("1", "ja", "true"),
+        person=_first(params, "ledamot"),
+        party=_first(params, "parti"),
     )
 
 
@@ -114,6 +118,10 @@ def to_params(state: UiState) -> dict[str, str | list[str]]:
         out["arende"] = state.case
     if state.decisions:
         out["beslut"] = "1"
+    if state.person:
+        out["ledamot"] = state.person
+    if state.party:
+        out["parti"] = state.party
     return out
 
 
@@ -130,6 +138,8 @@ def to_filters(state: UiState) -> Filters:
         date_to=f"{state.year_to}-12-31" if state.year_to else None,
         case_number=state.case or None,
         decisions_only=state.decisions,
+        person=state.person or None,
+        party=state.party or None,
     )
 
 
