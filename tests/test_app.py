@@ -123,6 +123,25 @@ def test_a_member_filter_keeps_to_their_paragraphs_and_cards_show_the_status(mon
     assert not bodies(at, "sok-card") and at.query_params["parti"] == "S"
 
 
+def test_the_member_page_lists_their_positions_with_links_to_the_cited_place(monkeypatch, real_index):
+    index_dir, _ = real_index
+    at = app(monkeypatch, index_dir, vy="ledamot", ledamot="Mats Gerdau")
+    tables = bodies(at, "sok-table")
+    assert tables and "Yrkande (bordläggning)" in tables[0] and "§ 135" in tables[0]
+    assert "/stalle/" in tables[0]  # opens the place, marked
+    assert at.query_params == {"vy": "ledamot", "ledamot": "Mats Gerdau"}
+    at.text_input(key="ledamot").input("Ingen Sådan").run()
+    assert any("Inga yrkanden" in b for b in bodies(at, "sok-notice"))
+
+
+def test_a_reserving_member_on_a_hit_links_to_their_page():
+    from sok.records import ItemStatus
+
+    html = webapp.status_html("§ 77", ItemStatus("beslutat", True, ["Håkan Skaneland (V)"]))
+    assert "Status för § 77: beslutat · omröstning · reservation: " in html
+    assert 'href="?vy=ledamot&amp;ledamot=H%C3%A5kan+Skaneland"' in html and ">Håkan Skaneland (V)</a>" in html
+
+
 def test_empty_results_say_so(monkeypatch, real_index):
     index_dir, _ = real_index
     at = app(monkeypatch, index_dir, q="Fisksätraskolan", arende="XYZ 1999/1")

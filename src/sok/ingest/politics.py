@@ -230,7 +230,7 @@ def positions(text: str) -> list[Position]:
             break
     for vote in votes(flat):
         for side in vote.sides:
-            said = "" if not side.stood_for else f"Röstade för {side.stood_for}. " if side.vote == "för" \
+            said = "" if not side.stood_for else f"för {side.stood_for}. " if side.vote == "för" \
                 else f"{side.vote.capitalize()}-röst för {side.stood_for}. "
             for name, party in side.members:
                 out.append(Position(kind="röst", person=name, person_key=person_key(name), party=party,

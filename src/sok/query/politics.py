@@ -39,6 +39,58 @@ class PositionEntry:
     path: str
     page_start: int
     page_end: int
+    passage_id: int = 0
+
+    def label(self) -> str:
+        """What the member did, in Swedish: "Yrkande (bifall)", "Röstade ja",
+        "Instämde i Helena Westerling (S):s yrkande (återremiss)"."""
+        stance = f" ({self.stance})" if self.stance else ""
+        if self.joined:
+            return f"Instämde i {self.person} ({self.party}):s yrkande{stance}"
+        if self.kind == "röst":
+            return _VOTED.get(self.stance or "", "Röstade")
+        return _KIND.get(self.kind, self.kind) + stance
+
+
+_KIND = {"yrkande": "Yrkande", "röst": "Röst", "reservation": "Reservation", "protokollsanteckning": "Protokollsanteckning"}
+_VOTED = {"ja": "Röstade ja", "nej": "Röstade nej", "avstår": "Avstod", "för": "Röstade"}
+KINDS = {"yrkande": ("yrkande", "yrkanden"), "röst": ("röst i en omröstning", "röster i omröstningar"),
+         "reservation": ("reservation", "reservationer"),
+         "protokollsanteckning": ("protokollsanteckning", "protokollsanteckningar")}  # singular, plural
+
+
+@dataclass
+class PartyVote:
+    """How a party's members voted in one omröstning."""
+
+    date: str | None
+    organ: str | None
+    item: str | None
+    item_title: str | None
+    counts: dict[str, int]  # "ja" / "nej" / "avstår" / "för" -> members
+    members: list[str]  # "Håkan Skaneland: ja"
+    text: str  # what the side stood for and the result, as the first member's entry has it
+    file: str
+    page_start: int
+    page_end: int
+
+
+def party_votes(entries: list[PositionEntry]) -> list[PartyVote]:
+    """The votes among `entries` (a party's record) grouped per omröstning,
+    oldest first: "ja 2, nej 1" rather than one line per member. Members on
+    different sides have different texts, so an omröstning is its § and
+    its result sentence (the text after what the side stood for)."""
+    out: dict[tuple, PartyVote] = {}
+    for e in entries:
+        if e.kind != "röst":
+            continue
+        result = e.text[e.text.find("Med "):] if "Med " in e.text else e.text
+        key = (e.date, e.organ, e.item, e.file, result)
+        vote = out.setdefault(key, PartyVote(e.date, e.organ, e.item, e.item_title, {}, [], result, e.file,
+                                             e.page_start, e.page_end))
+        vote.counts[e.stance or "?"] = vote.counts.get(e.stance or "?", 0) + 1
+        vote.members.append(f"{e.person}: {e.stance}")
+    return list(out.values())
 
 
 def record(store: PositionSource, name: str | None = None, party: str | None = None) -> list[PositionEntry]:
@@ -65,6 +117,7 @@ def record(store: PositionSource, name: str | None = None, party: str | None = N
             date=r["date"], organ=r["organ"], item=r["item"], item_title=r["item_title"], kind=r["kind"],
             person=r["person"], party=r["party"], stance=r["stance"], joined=was_joined, with_=others, text=r["text"],
             file=r["relpath"], path=r["path"], page_start=r["page_start"], page_end=r["page_end"],
+            passage_id=r["passage_id"],
         ))
     return out
 

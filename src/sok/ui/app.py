@@ -22,8 +22,9 @@ from typing import Any
 
 import streamlit as st
 
+from sok.index import Index
 from sok.language import count
-from sok.query import cases
+from sok.query import cases, politics
 from sok.store import reader
 from sok.ui import webapp as w
 
@@ -321,6 +322,35 @@ def case_view(index_dir: Path, db: Any, years: list[int]) -> w.UiState:
     return state
 
 
+def person_view(index_dir: Path, db: Any, years: list[int]) -> w.UiState:
+    """A member's or a party's record (`sok person`): yrkanden, votes,
+    reservations and notes with citations, and a party's votes per omröstning."""
+    st.subheader("Ledamot och parti")
+    cols = st.columns(2)
+    cols[0].text_input("Ledamot", key="ledamot", placeholder="t.ex. Håkan Skaneland")
+    cols[1].text_input("Parti", key="parti", placeholder="t.ex. V eller Vänsterpartiet")
+    state = current_state(years)
+    if not state.person and not state.party:
+        st.caption("Skriv en ledamots namn (förnamn och efternamn räcker) eller ett parti.")
+        return state
+    entries = Index(index_dir).record(state.person or None, state.party or None)
+    who = " ".join(x for x in (state.person, f"({state.party})" if state.party else None) if x)
+    if not entries:
+        st.html(w.notice(f"Inga yrkanden, röster, reservationer eller protokollsanteckningar av {who} i indexet."))
+        return state
+    st.caption(f"{who}: " + ", ".join(count(sum(1 for e in entries if e.kind == k), one, many)
+                                     for k, (one, many) in politics.KINDS.items() if any(e.kind == k for e in entries))
+               + ". Äldst först; varje rad öppnar stället i handlingen.")
+    grouped = politics.party_votes(entries) if state.party and not state.person else []
+    if grouped:
+        st.markdown(f"**Omröstningar ({len(grouped)}), partiets röster**")
+        st.html(w.party_vote_table(grouped))
+        entries = [e for e in entries if e.kind != "röst"]
+    ids = reader.file_ids(db)
+    st.html(w.record_table(entries, [w.file_url(ids.get(e.path), e.page_start, e.passage_id) for e in entries]))
+    return state
+
+
 def index_view(db: Any, years: list[int]) -> w.UiState:
     """The state of the index: what `sok status` says, as tables."""
     info = reader.index_status(db)
@@ -382,6 +412,8 @@ def main() -> None:
             state = index_view(db, years)
         elif view == "arende":
             state = case_view(index_dir, db, years)
+        elif view == "ledamot":
+            state = person_view(index_dir, db, years)
         else:
             st.header("Sök i nämndhandlingar", anchor=False)
             st.caption(f"Träffar och svar ur {files} handlingar ({passages} passager). Varje svarsrad hänvisar "

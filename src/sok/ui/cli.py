@@ -16,6 +16,7 @@ from sok.config import DEFAULT_MODEL, LIMITS, LimitsConfig, default_index_dir
 from sok.embedding import EmbedderError, load_embedder
 from sok.index import Index
 from sok.language import count, iso_date
+from sok.query import politics
 from sok.query.answer import LINE_RANKER_FILE
 from sok.query.evaluate import FOLDINGS, evaluate, evaluate_answers, evaluate_folds, fit_ranker, load_questions
 from sok.query.search import MODES, Searcher, SearchError
@@ -194,13 +195,6 @@ def cmd_case(args: argparse.Namespace) -> int:
     return 0
 
 
-_KIND = {"yrkande": "Yrkande", "röst": "Röst", "reservation": "Reservation", "protokollsanteckning": "Protokollsanteckning"}
-_PLURAL = {"yrkande": ("yrkande", "yrkanden"), "röst": ("röst i en omröstning", "röster i omröstningar"),
-           "reservation": ("reservation", "reservationer"),
-           "protokollsanteckning": ("protokollsanteckning", "protokollsanteckningar")}
-_VOTED = {"ja": "Röstade ja", "nej": "Röstade nej", "avstår": "Avstod", "för": "Röstade"}
-
-
 def cmd_person(args: argparse.Namespace) -> int:
     if not args.name and not args.party:
         print("Ange ett namn eller --parti.", file=sys.stderr)
@@ -214,17 +208,21 @@ def cmd_person(args: argparse.Namespace) -> int:
         print(f"Inga yrkanden, röster, reservationer eller protokollsanteckningar av {who} i indexet.")
         return 0
     print(f"{who}: " + ", ".join(count(sum(1 for e in entries if e.kind == k), one, many)
-                                for k, (one, many) in _PLURAL.items() if any(e.kind == k for e in entries)))
-    for e in entries:
-        what = _KIND[e.kind] + (f" ({e.stance})" if e.stance else "")
-        if e.kind == "röst":
-            what = _VOTED.get(e.stance or "", "Röstade")
-        if e.joined:
-            what = f"Instämde i {e.person} ({e.party}):s yrkande" + (f" ({e.stance})" if e.stance else "")
+                                for k, (one, many) in politics.KINDS.items() if any(e.kind == k for e in entries)))
+    # a party's votes one line per omröstning ("ja 2, nej 1"); a member's one by one
+    grouped = politics.party_votes(entries) if args.party and not args.name else []
+    for e in (e for e in entries if not (grouped and e.kind == "röst")):
         where = " ".join(x for x in (e.organ, e.item, f"– {e.item_title}" if e.item_title else None) if x)
         print(f"{e.date or 'okänt datum'}  {where}")
-        print(f"    {what}: {e.text[:240]}")
+        print(f"    {e.label()}: {e.text[:240]}")
         print(f"    {e.file}, {pages_label(e.page_start, e.page_end)}")
+    if grouped:
+        print(f"\nOmröstningar ({len(grouped)}), partiets röster:")
+    for v in grouped:
+        where = " ".join(x for x in (v.organ, v.item, f"– {v.item_title}" if v.item_title else None) if x)
+        print(f"{v.date or 'okänt datum'}  {where}")
+        print(f"    {', '.join(f'{k} {n}' for k, n in v.counts.items())} ({'; '.join(v.members)}): {v.text[:200]}")
+        print(f"    {v.file}, {pages_label(v.page_start, v.page_end)}")
     return 0
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from sok.query.timeline import meeting_date
 from sok.records import Filters, Hit, pages_label
 
-VIEWS = {"sok": "Sök och fråga", "arende": "Ärende", "index": "Om indexet"}
+VIEWS = {"sok": "Sök och fråga", "arende": "Ärende", "ledamot": "Ledamot och parti", "index": "Om indexet"}
 MODES = {"sok": "Sök", "fraga": "Fråga"}
 UNKNOWN = "okänt"
 SHOWN_HITS = 20  # cards on the result page
@@ -347,7 +347,7 @@ def hit_card(n: int, hit: Hit, url: str | None, also_urls: list[str | None] | No
         f"{decision}{weak_mark}</div>"
         f"<div class='sok-meta'>{meta}</div>"
         + (f"<div class='sok-heading'>{esc(heading)}</div>" if heading else "")
-        + (f"<div class='sok-status'>Status för {esc(hit.item or '§')}: {esc(hit.status.label())}</div>" if hit.status else "")
+        + (status_html(hit.item, hit.status) if hit.status else "")
         + f"<div class='sok-snippet'>{highlight(hit.snippet, hit.highlights)}</div>"
         + also_in_html(hit.also_in, also_urls or [None] * len(hit.also_in))
         + case_links(hit.case_numbers[:3])
@@ -433,6 +433,56 @@ def case_table(entries: list[Any], urls: list[str | None]) -> str:
         )
     head = "<tr><th>Datum</th><th>Organ</th><th>Typ</th><th>Handling</th><th></th></tr>"
     return f"<table class='sok-table'>{head}{''.join(rows)}</table>"
+
+
+def person_link(member: str) -> str:
+    """A member as written on a hit ("Håkan Skaneland (V)") linked to their record."""
+    name = member.split(" (")[0]
+    return f'<a class="sok-case" href="{esc(link(UiState(view="ledamot", person=name)))}" target="_self">{esc(member)}</a>'
+
+
+def status_html(item: str | None, status: Any) -> str:
+    """A hit's status line, the members who reserved linked to their record."""
+    parts = [esc(status.outcome)] if status.outcome else []
+    parts += ["omröstning"] if status.vote else []
+    if status.reserved:
+        parts.append("reservation: " + ", ".join(person_link(m) for m in status.reserved))
+    return f"<div class='sok-status'>Status för {esc(item or '§')}: {' · '.join(parts)}</div>"
+
+
+def record_table(entries: list[Any], urls: list[str | None]) -> str:
+    """The member's or party's view: every yrkande, vote, reservation and
+    protokollsanteckning, oldest first, each with the § and a link to the cited place."""
+    rows = []
+    for e, url in zip(entries, urls):
+        item = " ".join(p for p in [e.item, e.item_title] if p)
+        rows.append(
+            "<tr>"
+            f"<td class='sok-nowrap'>{esc(e.date or 'utan datum')}</td>"
+            f"<td>{esc(label(e.organ) if e.organ else '')}</td>"
+            f"<td><div class='sok-title'>{esc(e.label())}</div>"
+            + (f"<div class='sok-meta'>{esc(item)}</div>" if item else "")
+            + f"<div>{esc(e.text[:400])}</div>"
+            + (f"<div class='sok-meta'>Med: {esc(', '.join(e.with_))}</div>" if e.with_ and e.kind != "röst" else "")
+            + f"<div class='sok-file'>{esc(e.file)}</div></td>"
+            f"<td class='sok-nowrap'>{open_link(url, e.page_start)}</td>"
+            "</tr>"
+        )
+    head = "<tr><th>Datum</th><th>Organ</th><th>Vad</th><th></th></tr>"
+    return f"<table class='sok-table'>{head}{''.join(rows)}</table>"
+
+
+def party_vote_table(votes: list[Any]) -> str:
+    """A party's votes, one row per omröstning: how many of its members voted how."""
+    rows = "".join(
+        "<tr>"
+        f"<td class='sok-nowrap'>{esc(v.date or 'utan datum')}</td>"
+        f"<td>{esc(' '.join(p for p in [v.item, v.item_title] if p))}</td>"
+        f"<td class='sok-nowrap'>{esc(', '.join(f'{k} {n}' for k, n in v.counts.items()))}</td>"
+        f"<td>{esc(v.text[:300])}<div class='sok-meta'>{esc('; '.join(v.members))}</div></td>"
+        "</tr>" for v in votes)
+    return ("<table class='sok-table'><tr><th>Datum</th><th>Paragraf</th><th>Partiets röster</th><th>Resultat</th></tr>"
+            f"{rows}</table>")
 
 
 CSS = """
