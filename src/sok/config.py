@@ -71,6 +71,12 @@ class AnswerConfig:
     llm_max_tokens: int = 400  # six cited lines fit in ~300 tokens
     # share of a generated sentence's content words that must occur in the sources it cites (llm.ungrounded)
     llm_grounding: float = 0.6
+    # A question about positions ("Vem reserverade sig ...?") is answered from the §§ of the hits
+    # scoring within this many log-odds of the best: "tiggeriförbud" must not bring the yrkanden of a
+    # § about a preschool that also cleared the cut-off (5 below the best there); all §§ about
+    # Fisksätraskolan lay within 1.1 of each other.
+    positions_margin: float = 2.0
+    positions_items: int = 4  # at most this many §§
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import numpy as np
 from sok.config import ANSWER, AnswerConfig
 from sok.ingest.chunking import windows
 from sok.language import DECISION_TYPES, QUESTION_FRAME_WORDS, TOC_LEADER, find_case_numbers, resolve_dates
+from sok.query import politics
 from sok.query.fusion import MARGIN_SCALE, RANKER_FILE, LinearRanker
 from sok.query.llm import generated_answer
 from sok.query.relevance import QueryTerms
@@ -369,6 +370,11 @@ def ask(searcher: Searcher, question: str, cfg: AnswerConfig = ANSWER, llm_url: 
     """Retrieve with the relevance cut-off (and the filters), then answer
     extractively or, when an endpoint is given, with a checked generated answer."""
     hits = answer_hits(searcher, question, cfg, filters)
+    # "Vem reserverade sig ...?", "Hur röstade (M) ...?": from the positions the §§ record
+    if hits and (asked := politics.asked_about(question)):
+        recorded = politics.answer_from_positions(searcher.backend, question, hits, asked, cfg)
+        if not recorded.no_answer:
+            return recorded
     if llm_url and hits:
 
         answer, reason = generated_answer(llm_url, llm_model, question, hits, cfg)

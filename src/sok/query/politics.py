@@ -7,11 +7,13 @@ hit's status: what its § decided, whether it went to a vote, who reserved."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sok.ingest.politics import outcome_of, party_of, person_key
-from sok.records import ItemStatus
+from sok.config import ANSWER, AnswerConfig
+from sok.ingest.politics import PARTIES, outcome_of, party_of, person_key
+from sok.records import Answer, Hit, ItemStatus, Sentence, Source
 
 
 class PositionSource(Protocol):
@@ -138,3 +140,107 @@ def status(source: ItemSource, ids: list[int]) -> dict[int, ItemStatus]:
         if item.outcome or item.vote or item.reserved:
             out[pid] = item
     return out
+
+
+# Questions about the members' positions, answered from them rather than from lines
+# that share words: "Vem reserverade sig mot beslutet om ...?", "Hur röstade (M) om ...?"
+_ASKS = (
+    ("reservation", re.compile(r"\breserver(?:ade|ar|at) sig\b|\breservation(?:er|en)?\b", re.I)),
+    ("röst", re.compile(r"\bröstade\b|\bomröstning(?:en|ar|arna)?\b|\bvoter(?:ing|ade)\b", re.I)),
+    ("protokollsanteckning", re.compile(r"\bprotokollsanteckning(?:ar|en|arna)?\b|\blät anteckna\b", re.I)),
+    ("yrkande", re.compile(r"\byrkande(?:n|na|t)?\b|\byrkade\b", re.I)),
+)
+_PARTY_IN = re.compile(r"\(([A-ZÅÄÖ]{1,3})\)|\b(" + "|".join(sorted(PARTIES, key=len, reverse=True)) + r")\b", re.I)
+
+
+@dataclass
+class Asked:
+    kind: str  # yrkande, röst, reservation, protokollsanteckning
+    party: str | None  # a party named in the question
+
+
+def asked_about(question: str) -> Asked | None:
+    """The kind of position a question asks about, and the party it names, if any."""
+    kind = next((k for k, pattern in _ASKS if pattern.search(question)), None)
+    if kind is None:
+        return None
+    m = _PARTY_IN.search(question)
+    return Asked(kind, party_of(m.group(1) or m.group(2)) if m else None)
+
+
+class AnswerSource(ItemSource, Protocol):
+    def passages(self, ids: Any) -> dict[int, Any]: ...
+
+
+_COURSE = re.compile(r"\bBeslutsgång\s+(.{10,500}?[.])(?=\s|$)")
+
+
+def answer_from_positions(source: AnswerSource, question: str, hits: list[Hit], asked: Asked,
+                          cfg: AnswerConfig = ANSWER) -> Answer:
+    """The positions of the asked kind recorded in the §§ of the best hits
+    (those within `cfg.positions_margin` of the best, at most
+    `cfg.positions_items` §§), each line the protokoll's own sentence, cited
+    to the passage that records it; votes one line per omröstning and side;
+    after a § 's yrkanden, its beslutsgång (which yrkande won). Empty when
+    those §§ record none, so the caller answers from lines instead."""
+    answer = Answer(question)
+    items: list[int] = []
+    seen_items: set[tuple] = set()
+    best = max((h.score for h in hits), default=0.0)
+    for h in hits:
+        paragraph = (h.file, h.item)
+        if (h.item and paragraph not in seen_items and len(items) < cfg.positions_items
+                and h.score >= best - cfg.positions_margin):
+            seen_items.add(paragraph)
+            items.append(h.passage_id)
+    every = source.item_rows(items)
+    rows = [r for r in every if r["kind"] == asked.kind and (asked.party is None or r["party"] == asked.party)]
+    if not rows:
+        return answer
+    courses = {}  # § (its first passage) -> the passage with its beslutsgång and the sentence
+    if asked.kind == "yrkande":
+        for r in every:
+            if r["source"] not in courses and (m := _COURSE.search(re.sub(r"\s+", " ", r["text"]))):
+                courses[r["source"]] = (r["passage_id"], m.group(1))
+    cited = source.passages(sorted({r["passage_id"] for r in rows} | {pid for pid, _ in courses.values()}))
+    numbers: dict[int, int] = {}
+
+    def cite(pid: int) -> int:
+        if pid not in numbers:
+            row = cited[pid]
+            numbers[pid] = len(numbers) + 1
+            answer.sources.append(Source(numbers[pid], row["id"], row["title"], row["organ"], row["date"],
+                                         row["relpath"], row["path"], row["page_start"], row["page_end"]))
+        return numbers[pid]
+
+    def role(kind: str, row: Any) -> str:
+        where = " ".join(x for x in (row["organ"], row["item"]) if x)
+        return f"{kind}, {where}" if where else kind
+
+    lines: dict[tuple[Any, ...], tuple[Sentence, list[str]]] = {}
+    paragraphs: dict[int, list[tuple[Any, ...]]] = {}  # § -> its lines' keys
+    for r in rows:
+        row = cited.get(r["passage_id"])
+        if row is None:
+            continue
+        if asked.kind == "röst":  # one line per omröstning and side: "Röstade ja: A (M), B (M). ..."
+            key: tuple[Any, ...] = (row["item"], row["relpath"], r["said"])
+            who = f"{r['person']} ({r['party']})"
+            if key in lines:
+                lines[key][1].append(who)
+            else:
+                lines[key] = (Sentence("", row["date"], [cite(r["passage_id"])], role(_KIND["röst"], row)), [who])
+            lines[key][0].text = f"{_VOTED.get(r['stance'] or '', 'Röstade')}: {', '.join(lines[key][1])}. {r['said']}"
+            continue
+        key = (row["item"], row["relpath"], r["said"])  # "A (V) och B (S) yrkar ..." once
+        if key not in lines:
+            lines[key] = (Sentence(r["said"], row["date"], [cite(r["passage_id"])], role(_KIND[asked.kind], row)), [])
+            paragraphs.setdefault(r["source"], []).append(key)
+    answer.sentences = [s for s, _ in lines.values()] if not paragraphs else []
+    for source_id, keys in paragraphs.items():  # after a § 's yrkanden, how they were put and which won
+        answer.sentences += [lines[k][0] for k in keys]
+        if (course := courses.get(source_id)) and course[0] in cited:
+            answer.sentences.append(Sentence(course[1], lines[keys[-1]][0].date, [cite(course[0])],
+                                             role("Beslutsgång", cited[course[0]])))
+    answer.sentences.sort(key=lambda s: (s.date is None, s.date or ""))  # stable: a § 's lines stay together
+    return answer

@@ -578,7 +578,8 @@ class Store:
         for i in range(0, len(ids), 500):
             part = ids[i:i + 500]
             out += self.db.execute(
-                "SELECT p.id AS source, s.id AS passage_id, s.text, s.is_decision, x.kind, x.person, x.party"
+                "SELECT p.id AS source, s.id AS passage_id, s.text, s.is_decision, x.kind, x.person, x.party,"
+                " x.stance, x.text AS said"
                 " FROM passages p JOIN passages s ON s.file_id = p.file_id AND s.document_id IS p.document_id"
                 " AND s.item = p.item LEFT JOIN positions x ON x.passage_id = s.id"
                 f" WHERE p.item IS NOT NULL AND p.id IN ({','.join('?' * len(part))})"
