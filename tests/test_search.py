@@ -14,6 +14,17 @@ def test_identifiers_are_terms_with_digits():
     assert identifiers("sammanträdet den 24 november 2020") == []
 
 
+def test_a_snippet_starts_after_the_page_header():
+    """KS 2019-05-13 § 135 as OCR read its page: the running header is not what a reader should see first."""
+    text = ("8 (93)\n13 maj 2019\nMACKA\nl(OMMUN SAMMANTRÄDESPROT0KOLL\nKommunstyrelsen\n§ 135 KFKS 2019/475\n"
+            "Nedläggning av Fisksätraskolan samt Fisksätraskolans\nförskola\nBeslut\nKommunstyrelsen beslutar att "
+            "ärendet bordläggs.")
+    snip, _ = snippet(text, "Fisksätraskolan nedläggning", 30)
+    assert snip.startswith("Kommunstyrelsen § 135 KFKS 2019/475 Nedläggning")
+    assert snippet("SIP och VIP\nom SIP här", "SIP", 30)[0].startswith("SIP och VIP")  # an ordinary line stays
+    assert snippet("PROTOKOLL\n", "protokoll", 30)[0] == "PROTOKOLL"  # nothing but a header: shown as it is
+
+
 def test_snippet_marks_query_terms():
     text = "Inledning. " + "fyllnad " * 60 + "Beredningen informerades om SIP vid mötet. " + "slut " * 60
     snip, spans = snippet(text, "Vad rapporterades om SIP?", width=20)

@@ -169,6 +169,25 @@ def toc_share(text: str) -> float:
 
 # ---------------------------------------------------------------- organs and places
 
+# A page's running header as it opens a passage: "8 (93)", "13 maj 2019", "NACKA",
+# "l(OMMUN SAMMANTRÄDESPROT0KOLL" (OCR of KOMMUN SAMMANTRÄDESPROTOKOLL).
+_HEADER_LINE = re.compile(r"^\s*(?:\d+\s*\(\d+\)|\d{1,2} [a-zåäö]+ (?:19|20)\d\d|(?:19|20)\d\d-\d\d-\d\d)\s*$")
+
+
+def page_header_end(text: str, max_lines: int = 6) -> int:
+    """Where the text starts after a page header at its top (0 when there is
+    none): lines of a page number, a date or mostly capitals. A snippet
+    shown from there starts with the matter, not with "MACKA l(OMMUN ..."."""
+    end = 0
+    for n, line in enumerate(text.splitlines(keepends=True)):
+        letters = [c for c in line if c.isalpha()]
+        capitals = sum(c.isupper() for c in letters) / len(letters) if letters else 1.0
+        if n >= max_lines or not (_HEADER_LINE.match(line) or (capitals >= 0.8 and len(line.strip()) > 1)):
+            break
+        end += len(line)
+    return end if end < len(text.rstrip()) else 0
+
+
 ORGAN_ABBREVIATIONS = {
     "KS": "kommunstyrelsen", "KSVU": "kommunstyrelsens verksamhetsutskott",
     "KSAU": "kommunstyrelsens arbetsutskott", "KF": "kommunfullmäktige",

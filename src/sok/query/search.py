@@ -19,7 +19,7 @@ import numpy as np
 
 from sok.config import RELEVANCE, SEARCH, SearchConfig
 from sok.embedding import Embedder, load_query_embedder
-from sok.language import toc_share
+from sok.language import page_header_end, toc_share
 from sok.query import fusion, politics
 from sok.query.relevance import QueryTerms, background, evidence, token_string
 from sok.records import Filters, Hit, locating_text
@@ -161,7 +161,7 @@ def snippet(text: str, query: str, width: int) -> tuple[str, list[tuple[int, int
     """The window of `width` words with the most query terms, and the spans
     (offsets into the returned snippet) of the words that match them."""
     terms = set(tokenize(query))
-    words = list(_WORD.finditer(text))
+    words = list(_WORD.finditer(text, page_header_end(text)))
     if not words:
         return text[:300], []
     hits = [bool(terms.intersection(tokenize(w.group()))) for w in words]
