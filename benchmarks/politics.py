@@ -30,6 +30,12 @@ ROOT = Path(__file__).resolve().parents[1]
 GOLD = ROOT / "tests" / "data" / "politics_gold.jsonl"
 CORPUS = ROOT.parent / "shared" / "corpus"
 KINDS = ("yrkande", "röst", "reservation", "protokollsanteckning")
+# Files whose misses were not read while the extraction rules were improved
+# against this sample: their figures are the out-of-sample ones.
+HELD_OUT = frozenset({
+    "nacka/Kommunstyrelsen_2018_KS_2018-06-04_00_Protokoll_KS_2018-06-04.pdf",
+    "nacka/Kommunstyrelsens_verksamhetsutskott_2021_2021-02-09_00_Protokoll_KSVU_2021-02-09.pdf",
+})
 
 
 def load_gold(path: Path = GOLD) -> list[dict]:
@@ -63,7 +69,7 @@ def score(gold: list[dict], corpus: Path = CORPUS, pages: dict[str, tuple[int, i
         found = found_in(path, corpus)
         lo, hi = (pages or {}).get(rel, (1, 10**6))
         found = [x for x in found if x["pages"][1] >= lo and x["pages"][0] <= hi]
-        town = rel.split("/")[0]
+        town = rel.split("/")[0] + (" (held out)" if rel in HELD_OUT else "")
         free = list(range(len(found)))
         for g in labelled:
             counts[(town, g["kind"])]["labelled"] += 1
@@ -104,11 +110,13 @@ def _agrees(found: dict, gold: dict) -> bool:
     return True
 
 
-def summary(result: dict) -> dict[str, dict[str, float | int | None]]:
-    """Precision and recall per kind over all municipalities."""
+def summary(result: dict, held_out: bool | None = None) -> dict[str, dict[str, float | int | None]]:
+    """Precision and recall per kind over all municipalities (or only the
+    held-out files, or only the others)."""
     total: dict[str, Counter] = defaultdict(Counter)
     for key, c in result["counts"].items():
-        total[key.split("|")[1]].update(c)
+        if held_out is None or ("(held out)" in key) == held_out:
+            total[key.split("|")[1]].update(c)
     out = {}
     for kind in KINDS:
         c = total.get(kind, Counter())
@@ -123,7 +131,7 @@ def run(quick: bool = False) -> dict:
         return {"skipped": "tests/data/politics_gold.jsonl or ../shared/corpus missing"}
     meta = json.loads((GOLD.with_suffix(".pages.json")).read_text()) if GOLD.with_suffix(".pages.json").exists() else {}
     result = score(load_gold(), CORPUS, {k: tuple(v) for k, v in meta.items()})
-    return {**result, "summary": summary(result)}
+    return {**result, "summary": summary(result), "held_out": summary(result, True), "tuned_on": summary(result, False)}
 
 
 def markdown(result: dict) -> str:
@@ -132,10 +140,13 @@ def markdown(result: dict) -> str:
     lines = ["Members' positions found by `ingest.politics` (through extract, clean and structure) against "
              "tests/data/politics_gold.jsonl, labelled by reading the minutes (tests/data/politics_gold.md). "
              "Correct = same file, kind, member, page, party and stance (for a yrkande what it asks for, for a "
-             "vote ja/nej/avstår).", "",
-             "| kind | labelled | found | correct | precision | recall |", "|---|---:|---:|---:|---:|---:|"]
-    for kind, s in result["summary"].items():
-        lines.append(f"| {kind} | {s['labelled']} | {s['found']} | {s['correct']} | {s['precision']} | {s['recall']} |")
+             "vote ja/nej/avstår). The rules were improved against the sample's other files; the two held-out "
+             f"files ({', '.join(sorted(HELD_OUT))}) were not read for that.", "",
+             "| kind | files | labelled | found | correct | precision | recall |", "|---|---|---:|---:|---:|---:|---:|"]
+    for name, key in (("all", "summary"), ("held out", "held_out"), ("tuned on", "tuned_on")):
+        for kind, s in result.get(key, {}).items():
+            lines.append(f"| {kind} | {name} | {s['labelled']} | {s['found']} | {s['correct']} | {s['precision']} "
+                         f"| {s['recall']} |")
     lines += ["", "Per municipality (labelled / found / correct):", ""]
     for key, c in result["counts"].items():
         town, kind = key.split("|")
@@ -152,13 +163,14 @@ def main(argv: list[str]) -> int:
     meta_path = GOLD.with_suffix(".pages.json")
     pages = {k: tuple(v) for k, v in json.loads(meta_path.read_text()).items()} if meta_path.exists() else {}
     result = score(gold, corpus, pages)
-    print(markdown({**result, "summary": summary(result)}))
-    print("\nMissed or different (labelled):")
-    for g in result["misses"]:
+    print(markdown({**result, "summary": summary(result), "held_out": summary(result, True),
+                    "tuned_on": summary(result, False)}))
+    print("\nMissed or different (labelled; held-out files not listed):")
+    for g in (g for g in result["misses"] if g["file"] not in HELD_OUT):
         print(f"  {g['file']} s. {g['page']} {g['kind']} {g['person']} ({g.get('party')}) {g.get('stance')}"
               + (f"  -> found as {g['found_as']}" if "found_as" in g else "") + f"  | {g.get('quote', '')[:100]}")
-    print("\nFound, not labelled:")
-    for x in result["extra"]:
+    print("\nFound, not labelled (held-out files not listed):")
+    for x in (x for x in result["extra"] if x["file"] not in HELD_OUT):
         print(f"  {x['file']} s. {x['pages']} {x['kind']} {x['person']} ({x['party']}) {x['stance']} | {x['text'][:100]}")
     return 0
 

@@ -152,3 +152,19 @@ def test_a_members_page_from_a_search_and_on_to_the_cited_place(server, page: Pa
     assert re.fullmatch(r"/fil/\d+/stalle/\d+#page=\d+", href), href
     page.goto(url + href)
     expect(page.locator("mark, img#stalle").first).to_be_visible()
+
+
+def test_the_less_relevant_hits_open_behind_their_expander(server, page: Page):
+    """The list holds the hits that clear the cut-off; the rest wait behind
+    "Visa fler, mindre relevanta" and are marked weak once opened."""
+    url, _ = server
+    page.goto(f"{url}/?q=Fisks%C3%A4traskolan+nedl%C3%A4ggning")
+    expect(page.locator(".sok-card").first).to_be_visible()
+    relevant = page.locator(".sok-card").filter(has_not=page.locator(".sok-weak")).count()
+    toggle = page.get_by_text(re.compile(r"^Visa fler, mindre relevanta \(\d+\)$"))
+    expect(toggle).to_be_visible()
+    hidden = int(re.search(r"\((\d+)\)", toggle.inner_text()).group(1))
+    toggle.click()
+    weak = page.locator(".sok-card").filter(has=page.locator(".sok-weak", has_text="svag träff"))
+    expect(weak.first).to_be_visible()
+    assert weak.count() == min(hidden, 20) and relevant >= 1
