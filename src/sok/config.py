@@ -10,7 +10,8 @@ from pathlib import Path
 # an index built by an older version is then rebuilt on the next `sok index`.
 PIPELINE_VERSION = 12  # v10: sentence windows embedded without title and headings; v11: personnummer masked;
 # v12: a bare case number completed from the file's full spelling, Markdown's backslash escapes dropped
-POLITICS_VERSION = 2  # how members' positions are read from a passage (ingest.politics); v2: omröstningar.
+POLITICS_VERSION = 3  # how members' positions are read from a passage (ingest.politics); v2: omröstningar;
+# v3: members named without a party in the sentence, proposals made on the day, i första / i andra hand.
 # A new reading is applied to an existing index from its stored passages, without re-extracting (Store.refresh_positions).
 
 SUPPORTED_SUFFIXES = (".pdf", ".md", ".markdown", ".txt")

@@ -25,14 +25,21 @@ PARTIES = {
     "nackalistan": "NL", "svenska folkpartiet": "SFP",
 }
 
-_NAME = r"[A-ZÅÄÖÉ][a-zåäöéü]+(?:[ -](?:[A-ZÅÄÖÉ][a-zåäöéü]+|von|af|de)){1,3}"
+# a name word may have lost its hyphen at a line break ("CarlGöran" for Carl-Göran)
+_NAME = r"[A-ZÅÄÖÉ][a-zåäöéü]+(?:[A-ZÅÄÖ][a-zåäöéü]+)?(?:[ -](?:[A-ZÅÄÖÉ][a-zåäöéü]+|von|af|de)){1,3}"
 _PARTY = r"[A-ZÅÄÖ][A-ZÅÄÖa-zåäö]{0,3}"
-_ACTOR = re.compile(rf"({_NAME})\s*\(\s*({_PARTY})\s*\)")
+# "Namn (P)"; a parenthesis left open before the verb ("Sidney Holm (MP lät anteckna") as the PDF has it
+_ACTOR = re.compile(rf"({_NAME})\s*\(\s*({_PARTY})\s*(?:\)|(?=\s+[a-zåäö])|(?=\s*$))")
+_BARE = re.compile(rf"({_NAME}(?:\s*(?:,|och|samt)\s*{_NAME})*)\s*$")  # "Karin Teljstedt och Anders Tiger"
 _VERBS = (
     ("yrkande", re.compile(r"\b(?:yrkade|yrkar)\b")),
-    ("reservation", re.compile(r"\breserver(?:ade|ar) sig\b|\banmälde reservation\b")),
-    ("protokollsanteckning", re.compile(r"\blät anteckna\b|\bantecknar\b|\banmälde (?:en )?protokollsanteckning\b")),
+    ("reservation", re.compile(r"\breserver(?:ade|ar) sig\b|\b(?:anmälde|lämnade) (?:en |följande )?reservation\b")),
+    ("protokollsanteckning", re.compile(r"\blät (?:gemensamt )?anteckna\b|\bantecknar\b"
+                                        r"|\b(?:anmälde|lämnade|lägger|lade) (?:en |följande )?protokollsanteckning\b")),
 )
+# the party a member speaks for, named after the verb: "reserverade sig för Vänsterpartiet",
+# "lät anteckna följande till protokollet för Miljöpartiets kommunstyrelsegrupp"
+_FOR_PARTY = re.compile(r"^[^”\"]{0,60}?\bför ([A-ZÅÄÖ][a-zåäö]+)")
 _JOINED = re.compile(r"med instämmande av (.*?)(?:,\s*(?=bifall|avslag|att\b)|\s(?=bifall|avslag|att\b)|$)")
 _STANCES = (
     ("återremiss", re.compile(r"återremi(?:ss|tter)", re.I)),
@@ -46,14 +53,15 @@ _SENTENCE = re.compile(r"(?<=[.!?”\"])\s+(?=[A-ZÅÄÖ])")
 # Words that stand before a name once a page's lines are joined: the § 's part
 # headings ("Yrkanden Mats Gerdau (M) yrkade") and titles ("Ordförande Lisa Andersson (M)").
 _NOT_NAME = {w for w in SECTION_WORDS if " " not in w} | {
-    "ärende", "ordförande", "vice", "ledamot", "ledamöter", "ersättare", "kommunalråd", "oppositionsråd", "gruppledare",
+    "ärende", "ordförande", "ordföranden", "vice", "ledamot", "ledamöter", "ersättare", "kommunalråd", "oppositionsråd",
+    "gruppledare", "därefter", "sedan", "slutligen", "även", "också", "hand",
 }
 
 
 def _name(written: str) -> str | None:
     """The member's name out of the capitalised words before "(PARTI)":
     those after the last heading or title word, at most three."""
-    words = written.split()
+    words = re.sub(r"(?<=[a-zåäöéü])(?=[A-ZÅÄÖ])", "-", written).split()  # "CarlGöran" -> "Carl-Göran"
     cut = max((i for i, w in enumerate(words) if w.casefold() in _NOT_NAME), default=-1)
     words = words[cut + 1:][-3:]
     return " ".join(words) if len(words) >= 2 else None
@@ -65,6 +73,25 @@ def party_of(written: str) -> str:
     return PARTIES.get(w.casefold(), w.upper() if len(w) <= 4 else w)
 
 
+def _party_named(word: str) -> str | None:
+    """A party's abbreviation from its name, also in the genitive ("Miljöpartiets")."""
+    w = word.casefold()
+    return PARTIES.get(w) or (PARTIES.get(w[:-1]) if w.endswith("s") else None)
+
+
+def party_map(texts: list[str]) -> dict[str, str]:
+    """Each member's party as a file writes it somewhere ("Sidney Holm (MP)"
+    in the attendance list or a yrkande), for the sentences that name a
+    member without it ("Sidney Holm lät anteckna följande")."""
+    seen: dict[str, dict[str, int]] = {}
+    for text in texts:
+        for written, party in _ACTOR.findall(re.sub(r"\s+", " ", text)):
+            if name := _name(written):
+                counts = seen.setdefault(person_key(name), {})
+                counts[party_of(party)] = counts.get(party_of(party), 0) + 1
+    return {key: max(counts, key=lambda p: counts[p]) for key, counts in seen.items()}
+
+
 def person_key(name: str) -> str:
     """First and last name, case and hyphens aside: "Esa Pekka Örmä" and
     "Esa Örmä" are one member, "Grudevall-Steen" and "Grudevall Steen" too."""
@@ -72,9 +99,19 @@ def person_key(name: str) -> str:
     return f"{parts[0]} {parts[-1]}" if len(parts) >= 2 else name.casefold()
 
 
+_ON_PROPOSAL = re.compile(r"\b(?:på|till) (?:förvaltningens|arbetsutskottets|utskottets|liggande|ordförandens) "
+                          r"(?:beslutsförslag|förslag)", re.I)
+_AMENDED = re.compile(r"\bmed (?:följande |den |de )?(ändring|tillägg)", re.I)
+
+
 def _stance(rest: str) -> str | None:
-    """What a yrkande asks for: the earliest of the outcome words in it."""
+    """What a yrkande asks for: the earliest of the outcome words in it; a
+    bifall "med följande ändring(ar)" or "tillägg" is that amendment."""
     found = [(m.start(), name) for name, pattern in _STANCES if (m := pattern.search(rest))]
+    if (amended := _AMENDED.search(rest)) and found and min(found)[1] == "bifall":
+        return amended.group(1).casefold()
+    if not found and _ON_PROPOSAL.search(rest):  # "yrkar på förvaltningens förslag"
+        return "bifall"
     return min(found)[1] if found else None
 
 
@@ -88,10 +125,36 @@ def _subjects(head: str) -> list[re.Match]:
         return []
     run = [found[-1]]
     for before in reversed(found[:-1]):
-        if head[before.end():run[0].start()].strip(" ,") not in ("", "och", "samt"):
+        # a heading between two members ("Johan Krogh (C) Yrkanden Hans Peters (C) yrkade") ends the run
+        if head[before.end():run[0].start()].strip(" ,") not in ("", "och", "samt") or _name(run[0].group(1)) != \
+                " ".join(run[0].group(1).split()[-3:]):
             break
         run.insert(0, before)
     return run
+
+
+def _bare_subjects(head: str, rest: str, parties: dict[str, str]) -> list[tuple[str, str]]:
+    """Members named without a party right before the verb ("Sidney Holm
+    lät anteckna", "Karin Teljstedt och Anders Tiger lät anteckna"), with
+    the party the sentence names after the verb ("... för Miljöpartiet"),
+    else the party the file gives them elsewhere; none without a party."""
+    m = _BARE.search(head)
+    if not m:
+        return []
+    before = re.split(r"[.!?”\":;]", head[:m.start()])[-1]
+    # names only at a sentence's start (a page number aside: "karaktär.” 105 (131) Gunilla ..."), or
+    # after a heading word that _name cuts off ("Protokollsanteckningar Sidney Holm lät anteckna")
+    if any(c.isalpha() for c in before) and _name(m.group(1)) == " ".join(m.group(1).split()[-3:]):
+        return []
+    named = _FOR_PARTY.match(rest)
+    spoken_for = _party_named(named.group(1)) if named else None
+    out = []
+    for written in re.split(r"\s*(?:,|\boch\b|\bsamt\b)\s*", m.group(1)):
+        name = _name(written)
+        party = spoken_for or (parties.get(person_key(name)) if name else None)
+        if name and party:
+            out.append((name, party))
+    return out
 
 
 # An omröstning's result as the protokoll states it: "Med 8 JA-röster (names) mot
@@ -194,7 +257,39 @@ def votes(text: str) -> list[Vote]:
     return out
 
 
-def positions(text: str) -> list[Position]:
+# "Förslag till beslut på sammanträdet / Roland Thord (M): Inte godkänna ... / Inga-Lill
+# Bjartén (S) i första hand bordlägga ärendet. I andra hand ...": each member's yrkande
+# on its own line, as Simrishamn writes them.
+_ON_THE_DAY = re.compile(r"Förslag till beslut på sammanträdet\s+(.*?)(?=\s(?:Beslutsgång|Omröstning|Propositionsordning"
+                         r"|Ordförande(?:n)? ställer|[A-ZÅÄÖ]{4,}[A-ZÅÄÖ ]*BESLUT)\b|$)")
+_SECOND_HAND = re.compile(r"\.\s*I andra hand\s+", re.I)
+_AS_PROPOSED = re.compile(r"^\s*(?:Enligt|I enlighet med) (?:förvaltningens|arbetsutskottets|utskottets|ordförandens)"
+                          r"(?: beslutsförslag| förslag)", re.I)
+
+
+def _proposals_on_the_day(flat: str) -> list[Position]:
+    out: list[Position] = []
+    for section in _ON_THE_DAY.finditer(flat):
+        # a member's line: "Namn (P): ...", or "Namn (P) i första hand ..." starting a sentence
+        lines = section.group(1)
+        actors = [a for a in _ACTOR.finditer(lines) if re.match(r"\s*:", lines[a.end():])
+                  or re.match(r"\s*i första hand\b", lines[a.end():], re.I)
+                  and (not lines[:a.start()].strip() or lines[:a.start()].rstrip().endswith("."))]
+        for a, following in zip(actors, actors[1:] + [None]):
+            said = lines[a.start():following.start() if following else len(lines)].strip()
+            name = _name(a.group(1))
+            proposal = said[len(a.group(0)):].lstrip(" :")
+            if not name or not proposal:
+                continue
+            parts = _SECOND_HAND.split(re.sub(r"^i första hand\s+", "", proposal, flags=re.I), maxsplit=1)
+            for part in parts:
+                stance = "bifall" if _AS_PROPOSED.match(part) else _stance(part[:80]) or "eget förslag"
+                out.append(Position(kind="yrkande", person=name, person_key=person_key(name),
+                                    party=party_of(a.group(2)), stance=stance, text=said))
+    return out
+
+
+def positions(text: str, parties: dict[str, str] | None = None) -> list[Position]:
     """Every yrkande, reservation and protokollsanteckning stated in `text`,
     in order; one per member named before the verb ("A (S) och B (MP)
     reserverade sig" is two), with the members who joined a yrkande ("med
@@ -202,32 +297,49 @@ def positions(text: str) -> list[Position]:
     omröstning (`votes`)."""
     flat = re.sub(r"\s+", " ", text.replace("\u00ad", ""))
     out: list[Position] = []
-    for sentence in _SENTENCE.split(flat):
+    sentences = _SENTENCE.split(flat)
+    for i, sentence in enumerate(sentences):
         for kind, verb in _VERBS:
             m = verb.search(sentence)
             if not m:
                 continue
             head, rest = sentence[:m.start()], sentence[m.end():]
             subjects = _subjects(head)
-            if not subjects:
-                continue
             actors = [(a.group(1), a.group(2)) for a in subjects]
-            start = subjects[0]
+            start_at = subjects[0].start() if subjects else 0
+            if not subjects and kind == "yrkande" and (after := _ACTOR.match(rest.lstrip())):
+                # "I andra hand yrkade Sidney Holm (MP), med instämmande av ..., att ..."
+                actors = [(after.group(1), after.group(2))]
+                rest = rest.lstrip()[after.end():]
+            elif not subjects:
+                actors = _bare_subjects(head, rest, parties or {})
+            if not actors:
+                continue
             joined: list[tuple[str, str]] = []
             if kind == "yrkande" and (j := _JOINED.search(rest)):
                 joined = [(n, party_of(p)) for w, p in _ACTOR.findall(j.group(1)) if (n := _name(w))]
                 rest = rest[j.end():]
-            # a yrkande with none of the outcome words proposes something of its own ("yrkade att ...")
-            stance = (_stance(rest) or "eget förslag") if kind == "yrkande" else None
+            # "yrkade, med instämmande av ..., följande. Kommunstyrelsen återremitterar ...": the proposal follows
+            if kind == "yrkande" and sentence.rstrip(" .:").endswith("följande") and i + 1 < len(sentences):
+                rest += " " + sentences[i + 1][:300]
+            # a yrkande with none of the outcome words proposes something of its own ("yrkade att ..."); one
+            # "i första hand ..., och i andra hand ..." is two, voted on one after the other
+            second = re.search(r"\bi andra hand\b", rest, re.I) if kind == "yrkande" else None
+            if second and not re.search(r"\bi första hand\b", rest[:second.start()], re.I):
+                second = None
+            parts = [rest[:second.start()], rest[second.end():]] if second else [rest]
+            stances = [(_stance(part) or "eget förslag") if kind == "yrkande" else None for part in parts]
             names = [(_name(written), party) for written, party in actors]
-            said = sentence[start.start():].strip()
-            if names and names[0][0]:  # from the member on, not the heading the page put before the name
-                said = said[said.find(names[0][0]):]
+            said = sentence[start_at:].strip()
+            if names and names[0][0] and (at := said.find(names[0][0])) >= 0:  # not the heading before the name
+                said = said[at:]
             for name, party in names:
-                if name:
-                    out.append(Position(kind=kind, person=name, person_key=person_key(name), party=party_of(party),
-                                        stance=stance, joined=joined, text=said))
+                for stance in stances:
+                    if name:
+                        out.append(Position(kind=kind, person=name, person_key=person_key(name),
+                                            party=party_of(party), stance=stance, joined=joined, text=said))
             break
+    out += _proposals_on_the_day(flat)
     for vote in votes(flat):
         for side in vote.sides:
             said = "" if not side.stood_for else f"för {side.stood_for}. " if side.vote == "för" \
@@ -268,3 +380,11 @@ def outcome_of(decision: str) -> str:
         decided_too = re.search(r"\bbeslutar\b", flat[:council.start()])  # "beslutar ... för sig, och föreslår KF ..."
         return ("beslutat, " if decided_too else "") + "förslag till fullmäktige" + (" (avslag)" if found == "avslaget" else "")
     return found or "beslutat"
+
+
+def positions_of_file(texts: list[str]) -> list[list[Position]]:
+    """The positions of each of one file's passages, a member named without
+    a party given the party the file writes for them elsewhere: what both
+    indexing and Store.refresh_positions call, so both read alike."""
+    parties = party_map(texts)
+    return [positions(text, parties) for text in texts]

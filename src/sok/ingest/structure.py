@@ -8,7 +8,7 @@ import re
 
 from sok.ingest.chunking import chunk_span, windows
 from sok.ingest.meeting import ItemIndex, LogicalDocument, document_spans, passage_context, split_documents
-from sok.ingest.politics import positions
+from sok.ingest.politics import positions_of_file
 from sok.language import complete_case_numbers, find_case_numbers, resolve_dates
 from sok.records import ExtractedFile, Passage
 
@@ -67,7 +67,6 @@ def _annotate(passage: Passage, doc: LogicalDocument, index: int, year: int | No
     passage.is_decision = decision
     passage.dates = resolve_dates(passage.text, year)
     passage.case_numbers = list(dict.fromkeys([*find_case_numbers(passage.text), *(item.case_numbers if item else [])]))
-    passage.positions = positions(passage.text)
 
 
 def structure(f: ExtractedFile) -> list[Passage]:
@@ -82,6 +81,8 @@ def structure(f: ExtractedFile) -> list[Passage]:
         for passage in chunk_span(f.pages, list(document_spans(doc, f.pages))):
             _annotate(passage, doc, index, year, items)
             passages.append(passage)
+    for passage, found in zip(passages, positions_of_file([p.text for p in passages])):
+        passage.positions = found
     known = {n for passage in passages for n in passage.case_numbers} | {n for d in f.documents for n in d.case_numbers}
     for ordinal, passage in enumerate(passages):
         passage.ordinal = ordinal

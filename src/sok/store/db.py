@@ -375,16 +375,21 @@ class Store:
                 [(passage_id, j, x.kind, x.person, x.person_key, x.party, x.stance, _json(x.joined), x.text)
                  for j, x in enumerate(positions)])
 
-    def refresh_positions(self, read: Callable[[str], list[Position]]) -> int:
-        """Every passage's positions read again from its stored text: a new
-        reading of the minutes (omröstningar, say) reaches an existing index
-        without extracting, cleaning or embedding anything again. Returns the
-        number of passages read."""
-        rows = self.db.execute("SELECT id, text FROM passages").fetchall()
+    def refresh_positions(self, read: Callable[[list[str]], list[list[Position]]]) -> int:
+        """Every passage's positions read again from its stored text, file by
+        file (`read` gets one file's passage texts in order): a new reading of
+        the minutes (omröstningar, say) reaches an existing index without
+        extracting, cleaning or embedding anything again. Returns the number
+        of passages read."""
+        rows = self.db.execute("SELECT file_id, id, text FROM passages ORDER BY file_id, ordinal").fetchall()
+        files: dict[int, list[Any]] = {}
+        for r in rows:
+            files.setdefault(r["file_id"], []).append(r)
         with self.transaction():
             self.db.execute("DELETE FROM positions")
-            for r in rows:
-                self._insert_positions(r["id"], read(r["text"]))
+            for passages in files.values():
+                for r, found in zip(passages, read([r["text"] for r in passages])):
+                    self._insert_positions(r["id"], found)
         return len(rows)
 
     def delete_files(self, file_ids: Iterable[int]) -> None:

@@ -34,7 +34,7 @@ from sok.ingest.extract import ExtractionError, extract_file, scan_folder, sha25
 from sok.ingest.ocr import OcrUnavailable
 from sok.ingest.ocr import check_available as check_ocr
 from sok.ingest.personal import withhold
-from sok.ingest.politics import positions
+from sok.ingest.politics import positions_of_file
 from sok.ingest.sandbox import Reader
 from sok.ingest.structure import embedding_input, structure, window_inputs
 from sok.records import ExtractedFile, Passage
@@ -274,7 +274,7 @@ def sync(
         try:
             check_model(store, model)
             if store.get_meta("politics_version") != str(POLITICS_VERSION):
-                if read := store.refresh_positions(positions):
+                if read := store.refresh_positions(positions_of_file):
                     report.repaired.append(f"yrkanden, omröstningar och reservationer lästes om ur {read} lagrade passager")
                 store.set_meta("politics_version", str(POLITICS_VERSION))
                 store.db.commit()
