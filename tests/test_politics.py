@@ -359,3 +359,12 @@ def test_the_labelled_sample_is_read_as_labelled():
         assert got[kind]["precision"] >= 0.98 and got[kind]["recall"] >= 0.98, (kind, got[kind])
     assert got["yrkande"]["precision"] >= 0.93 and got["yrkande"]["recall"] >= 0.9, got["yrkande"]
     assert result["tallies"] == {"votes": 7, "holding": 7}
+
+
+def test_the_authors_of_a_motion():
+    nacka = positions("§ 51 Dnr KFKS 2017/1037 Kommunalt bostadsbolag i Nacka Motion den 13 november 2017 av Rolf "
+                      "Wasteson m. fl. (V) Beslut Kommunstyrelsen föreslår kommunfullmäktige fatta följande beslut.")
+    assert [(p.kind, p.person, p.party) for p in nacka] == [("motion", "Rolf Wasteson", "V")]
+    two = positions("Motion den 18 november 2019 från Tomas Ottosson och Fredrik Holmqvist (V)")
+    assert [(p.person, p.party) for p in two] == [("Tomas Ottosson", "V"), ("Fredrik Holmqvist", "V")]
+    assert positions("Motion från Vänsterpartiet Återöppna högstadieskola i Fisksätra!") == []  # no member named

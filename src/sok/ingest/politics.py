@@ -257,6 +257,23 @@ def votes(text: str) -> list[Vote]:
     return out
 
 
+# "Motion den 13 november 2017 av Rolf Wasteson m. fl. (V)", "Motion från Stefan Jägnert (SD)":
+# who wrote the motion a § handles (the first-named with "m.fl.", every one named otherwise)
+_MOTION = re.compile(
+    rf"\b[Mm]otion(?:en)?(?: den \d{{1,2}} [a-zåäö]+ \d{{3,4}}| ”[^”]{{1,120}}”)? (?:av|från) "
+    rf"({_NAME}(?:\s*(?:,|och)\s*{_NAME})*),?\s*(?:m\.\s?fl\.?|mfl\.?|med flera)?\s*\(\s*({_PARTY})\s*\)")
+
+
+def _motions(flat: str) -> list[Position]:
+    out: list[Position] = []
+    for m in _MOTION.finditer(flat.replace("<br>", " ")):
+        for written in re.split(r"\s*(?:,|\boch\b)\s*", m.group(1)):
+            if name := _name(written):
+                out.append(Position(kind="motion", person=name, person_key=person_key(name), party=party_of(m.group(2)),
+                                    text=re.sub(r"\s+", " ", m.group(0))))
+    return out
+
+
 # "Förslag till beslut på sammanträdet / Roland Thord (M): Inte godkänna ... / Inga-Lill
 # Bjartén (S) i första hand bordlägga ärendet. I andra hand ...": each member's yrkande
 # on its own line, as Simrishamn writes them.
@@ -293,8 +310,9 @@ def positions(text: str, parties: dict[str, str] | None = None) -> list[Position
     """Every yrkande, reservation and protokollsanteckning stated in `text`,
     in order; one per member named before the verb ("A (S) och B (MP)
     reserverade sig" is two), with the members who joined a yrkande ("med
-    instämmande av ...") listed on it; then each member's vote in every
-    omröstning (`votes`)."""
+    instämmande av ...") listed on it; then the proposals listed as made on
+    the day, the authors of the motions named, and each member's vote in
+    every omröstning (`votes`)."""
     flat = re.sub(r"\s+", " ", text.replace("\u00ad", ""))
     out: list[Position] = []
     sentences = _SENTENCE.split(flat)
@@ -340,6 +358,7 @@ def positions(text: str, parties: dict[str, str] | None = None) -> list[Position
                                             party=party_of(party), stance=stance, joined=joined, text=said))
             break
     out += _proposals_on_the_day(flat)
+    out += _motions(flat)
     for vote in votes(flat):
         for side in vote.sides:
             said = "" if not side.stood_for else f"för {side.stood_for}. " if side.vote == "för" \

@@ -30,7 +30,7 @@ class PositionEntry:
     organ: str | None
     item: str | None
     item_title: str | None
-    kind: str  # yrkande, röst, reservation, protokollsanteckning
+    kind: str  # yrkande, röst, reservation, protokollsanteckning, motion (its author)
     person: str  # who stated it
     party: str
     stance: str | None
@@ -54,11 +54,13 @@ class PositionEntry:
         return _KIND.get(self.kind, self.kind) + stance
 
 
-_KIND = {"yrkande": "Yrkande", "röst": "Röst", "reservation": "Reservation", "protokollsanteckning": "Protokollsanteckning"}
+_KIND = {"yrkande": "Yrkande", "röst": "Röst", "reservation": "Reservation", "protokollsanteckning": "Protokollsanteckning",
+         "motion": "Motion"}
 _VOTED = {"ja": "Röstade ja", "nej": "Röstade nej", "avstår": "Avstod", "för": "Röstade"}
 KINDS = {"yrkande": ("yrkande", "yrkanden"), "röst": ("röst i en omröstning", "röster i omröstningar"),
          "reservation": ("reservation", "reservationer"),
-         "protokollsanteckning": ("protokollsanteckning", "protokollsanteckningar")}  # singular, plural
+         "protokollsanteckning": ("protokollsanteckning", "protokollsanteckningar"),
+         "motion": ("omnämnd motion", "omnämnda motioner")}  # singular, plural
 
 
 @dataclass
@@ -155,7 +157,7 @@ _PARTY_IN = re.compile(r"\(([A-ZÅÄÖ]{1,3})\)|\b(" + "|".join(sorted(PARTIES, 
 
 @dataclass
 class Asked:
-    kind: str  # yrkande, röst, reservation, protokollsanteckning
+    kind: str  # yrkande, röst, reservation, protokollsanteckning, motion (its author)
     party: str | None  # a party named in the question
 
 
