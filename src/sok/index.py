@@ -13,12 +13,14 @@ it picks up what a later `sync` wrote before the next question.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import quote
 
 from sok.config import ANSWER, AnswerConfig, default_index_dir
 from sok.embedding import Embedder
-from sok.query import cases, politics
+from sok.query import cases, politics, watches
 from sok.query.answer import ask
 from sok.query.cases import CaseEntry
 from sok.query.search import Result, Searcher, SearchError
@@ -26,6 +28,7 @@ from sok.query.timeline import Timeline, timeline
 from sok.records import Answer, Filters
 from sok.store.db import IndexStatus, Store
 from sok.store.sync import SyncReport, sync
+from sok.store.watchlist import Watch, WatchHit, WatchList
 
 
 class Index:
@@ -52,8 +55,49 @@ class Index:
 
     def sync(self, folder: str | Path, **options: Any) -> SyncReport:
         """Bring the index up to date with `folder` (options: those of
-        sok.store.sync.sync, such as model, progress, ocr, limits)."""
-        return sync(Path(folder), self.path, **options)
+        sok.store.sync.sync, such as model, progress, ocr, limits), then run
+        every watch against what this run added or changed (report.news)."""
+        report = sync(Path(folder), self.path, **options)
+        if (report.new or report.changed) and (self.path / "watches.sqlite").exists():
+            changed = {str((Path(folder) / rel).resolve()) for rel in [*report.new, *report.changed]}
+            with WatchList(self.path) as watchlist:
+                if watchlist.all():
+                    self.searcher.refresh()
+                    report.news = [{"watch": f.watch, "hits": [asdict(h) for h in f.hits]}
+                                   for f in watches.evaluate(self.searcher, watchlist, changed)]
+        return report
+
+    # --- bevakningar ---------------------------------------------------------------------
+    def watch_add(self, name: str, query: str, filters: Filters | None = None) -> tuple[Watch, int]:
+        """A new watch, and how many passages the material already holds for
+        it (known from the start, so only what later runs bring is news)."""
+        with WatchList(self.path) as watchlist:
+            watch = watchlist.add(name, query, filters)
+            try:
+                return watch, watches.start(self.searcher, watchlist, watch)
+            except Exception:
+                watchlist.remove(name)  # a watch that cannot run is not kept
+                raise
+
+    def watch_list(self) -> list[Watch]:
+        with WatchList(self.path) as watchlist:
+            return watchlist.all()
+
+    def watch_remove(self, name: str) -> None:
+        with WatchList(self.path) as watchlist:
+            watchlist.remove(name)
+
+    def watch_news(self, name: str | None = None, mark_seen: bool = True) -> list[WatchHit]:
+        with WatchList(self.path) as watchlist:
+            return watchlist.news(name, mark_seen)
+
+    def watch_feed(self, name: str | None = None, links: Any = None) -> bytes:
+        """The Atom feed of one watch or all; `links(hit) -> str` makes each entry's link."""
+        with WatchList(self.path) as watchlist:
+            entries = watchlist.feed_entries(name)
+            title = f"sok – bevakning {name}" if name else "sok – alla bevakningar"
+            feed_id = f"urn:sok:{quote(str(self.path.resolve()))}:{quote(name or '*')}"
+            return watches.atom(entries, title, feed_id, [links(e) for e in entries] if links else None)
 
     def search(self, query: str, k: int = 10, mode: str = "hybrid", cutoff: bool = False,
                filters: Filters | None = None) -> Result:

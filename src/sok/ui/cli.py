@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import re
+import smtplib
 import sys
 import time
 from dataclasses import asdict
@@ -23,6 +24,8 @@ from sok.query.search import MODES, Searcher, SearchError
 from sok.records import Filters, Hit, pages_label
 from sok.store.db import StoreError, problem_message
 from sok.store.sync import IndexingError, doctor
+from sok.store.watchlist import WatchError
+from sok.ui import export, mail
 
 
 def _mark(text: str, spans: list[tuple[int, int]], tty: bool) -> str:
@@ -75,6 +78,14 @@ def cmd_index(args: argparse.Namespace) -> int:
                             announce=None if quiet else lambda line: print(line, file=sys.stderr, flush=True))
         secs = time.perf_counter() - t0
         status = max(status, 1 if report.failed else 0)
+        if report.news and args.smtp:
+            msg = mail.news_message(report.news, args.mail_from, args.mail_to)
+            try:
+                if msg is not None:
+                    mail.send(args.smtp, msg)
+            except (OSError, smtplib.SMTPException) as exc:
+                print(f"Kunde inte skicka e-post via {args.smtp}: {exc}", file=sys.stderr)
+                status = max(status, 1)
         if args.json:
             print(json.dumps({"folder": str(folder), "seconds_total": round(secs, 2), **report.as_dict()},
                              ensure_ascii=False, indent=2))
@@ -93,6 +104,8 @@ def cmd_index(args: argparse.Namespace) -> int:
             print(f"  Varning: {rel}: {warning}", file=sys.stderr)
         for line in report.repaired:
             print(f"  Lagat: {line}", file=sys.stderr)
+        for n in report.news:
+            print(f"Bevakning {n['watch']}: {count(len(n['hits']), 'ny träff', 'nya träffar')} (visa med  sok watch news)")
         if report.empty_pages:
             read = set(report.ocr_pages)
             hint = "" if args.ocr else " (läs dem med  sok index --ocr)"
@@ -157,11 +170,29 @@ def filters_from(args: argparse.Namespace) -> Filters:
     )
 
 
+def fmt_of(args: argparse.Namespace) -> str:
+    """--format, with --json as its old shorthand."""
+    return "json" if getattr(args, "json", False) else getattr(args, "format", "text")
+
+
+def emit(args: argparse.Namespace, rows: list[dict]) -> int:
+    """A table of results as CSV or JSON, to --out or the terminal."""
+    text = export.render(rows, fmt_of(args))
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8", newline="")
+        print(f"Skrev {count(len(rows), 'rad', 'rader')} till {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text.removeprefix("\ufeff") + ("" if text.endswith("\n") else "\n"))
+    return 0
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     result = Index(args.index).search(args.query, k=args.k, mode=args.mode, cutoff=args.cutoff,
                                       filters=filters_from(args))
     hits = result.hits
-    if args.json:
+    if fmt_of(args) == "csv" or args.out:
+        return emit(args, export.hit_rows(hits))
+    if args.json or args.format == "json":
         print(json.dumps({"query": args.query, "hits": [asdict(h) for h in hits], "facets": result.facets},
                          ensure_ascii=False, indent=2))
         return 0
@@ -179,7 +210,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_case(args: argparse.Namespace) -> int:
     entries = Index(args.index).case(args.number)
-    if args.json:
+    if fmt_of(args) == "csv" or args.out:
+        return emit(args, export.citation_rows(entries, ("doc_type", "title", "decision")))
+    if fmt_of(args) == "json":
         print(json.dumps([asdict(e) for e in entries], ensure_ascii=False, indent=2))
         return 0
     if not entries:
@@ -228,7 +261,9 @@ def cmd_person(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     result = Index(args.index).ask(args.question, llm_url=args.llm, llm_model=args.llm_model)
-    if args.json:
+    if fmt_of(args) == "csv" or args.out:
+        return emit(args, export.answer_rows(result))
+    if fmt_of(args) == "json":
         print(json.dumps({**asdict(result), "no_answer": result.no_answer, "text": result.render()},
                          ensure_ascii=False, indent=2))
     else:
@@ -238,7 +273,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_timeline(args: argparse.Namespace) -> int:
     result = Index(args.index).timeline(args.query, depth=args.k)
-    if args.json:
+    if fmt_of(args) == "csv" or args.out:
+        return emit(args, export.hit_rows(result.hits))
+    if fmt_of(args) == "json":
         print(json.dumps({"query": result.query, "by_date": result.by_date, "by_organ": result.by_organ},
                          ensure_ascii=False, indent=2))
         return 0
@@ -252,6 +289,43 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     print("Per organ:")
     for organ, n in result.by_organ:
         print(f"  {organ}: {n}")
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    index = Index(args.index)
+    if args.watch_command == "add":
+        watch, known = index.watch_add(args.name or args.query, args.query, filters_from(args))
+        print(f"Bevakningen {watch.name!r} sparad. Materialet har redan {count(known, 'relevant passage', 'relevanta passager')}; "
+              "det som kommer till vid nästa  sok index  rapporteras (sok watch news).")
+    elif args.watch_command == "list":
+        watches = index.watch_list()
+        if fmt_of(args) == "json":
+            print(json.dumps([asdict(w) for w in watches], ensure_ascii=False, indent=2))
+        elif not watches:
+            print("Inga bevakningar. Lägg till en med  sok watch add \"SIP\"")
+        for w in watches if fmt_of(args) != "json" else []:
+            active = {k: v for k, v in asdict(w.filters).items() if v}
+            print(f"{w.name}: \"{w.query}\"" + (f" {active}" if active else "") + f" (sedan {w.created[:10]})")
+    elif args.watch_command == "remove":
+        index.watch_remove(args.name)
+        print(f"Bevakningen {args.name!r} borttagen.")
+    elif args.watch_command == "news":
+        news = index.watch_news(args.name, mark_seen=not args.keep)
+        if fmt_of(args) != "text" or args.out:
+            return emit(args, export.citation_rows(news, ("watch", "title", "doc_type", "snippet", "found")))
+        if not news:
+            print("Inga nya träffar i bevakningarna.")
+        for h in news:
+            where = ", ".join(x for x in (h.organ, h.date, h.item) if x)
+            print(f"[{h.watch}] {h.title} ({where})\n    {h.snippet}\n    {h.file}, {pages_label(h.page_start, h.page_end)}")
+    elif args.watch_command == "feed":
+        feed = index.watch_feed(args.name)
+        if args.out:
+            Path(args.out).write_bytes(feed)
+            print(f"Skrev flödet till {args.out}", file=sys.stderr)
+        else:
+            sys.stdout.write(feed.decode("utf-8") + "\n")
     return 0
 
 
@@ -468,28 +542,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--follow-links", action="store_true", help="indexera även länkar till filer utanför mappen")
     p.add_argument("--show-personal-data", action="store_true",
                    help="behåll personnummer i texten (bara för behörig lokal användning; läser om alla filer)")
+    p.add_argument("--smtp", metavar="VÄRD:PORT", help="skicka bevakningarnas nya träffar med e-post via denna SMTP-server")
+    p.add_argument("--mail-to", default=os.environ.get("SOK_MAIL_TO"), help="mottagare för --smtp ($SOK_MAIL_TO)")
+    p.add_argument("--mail-from", default=os.environ.get("SOK_MAIL_FROM", "sok@localhost"), help="avsändare för --smtp")
     p.set_defaults(func=cmd_index)
 
-    p = sub.add_parser("search", parents=[common], help="sök passager")
+    filters = SwedishParser(add_help=False)
+    filters.add_argument("--organ", action="append", help="bara detta organ, t.ex. kommunstyrelsen (kan upprepas)")
+    filters.add_argument("--type", action="append", help="bara denna dokumenttyp, t.ex. protokoll (kan upprepas)")
+    filters.add_argument("--from", dest="date_from", type=date_arg, help="från datum (ÅÅÅÅ, ÅÅÅÅ-MM eller ÅÅÅÅ-MM-DD)")
+    filters.add_argument("--to", dest="date_to", type=date_arg, help="till och med datum")
+    filters.add_argument("--case", help="bara ärendet med detta diarienummer, t.ex. \"KFKS 2019/475\"")
+    filters.add_argument("--decisions", action="store_true", help="endast beslut (beslutstext i protokoll)")
+    filters.add_argument("--person", help="bara paragrafer där ledamoten yrkade, röstade, reserverade sig eller antecknade något")
+    filters.add_argument("--parti", "--party", dest="party", help="detsamma för ett parti, t.ex. V eller Vänsterpartiet")
+    # results to take along: --format csv|json (--json is the old shorthand), to a file with --out
+    output = SwedishParser(add_help=False)
+    output.add_argument("--json", action="store_true", help="som JSON (samma som --format json)")
+    output.add_argument("--format", choices=export.FORMATS, default="text", help="text (standard), json eller csv")
+    output.add_argument("--out", "-o", metavar="FIL", help="skriv resultatet till en fil (CSV med BOM för kalkylprogram)")
+
+    p = sub.add_parser("search", parents=[common, filters, output], help="sök passager")
     p.add_argument("query")
     p.add_argument("-k", type=count_arg, default=10, help="antal träffar (standard 10)")
-    p.add_argument("--json", action="store_true")
     p.add_argument("--mode", choices=MODES, default="hybrid")
     p.add_argument("--cutoff", action="store_true", help="visa bara träffar över den kalibrerade relevanströskeln")
-    p.add_argument("--organ", action="append", help="bara detta organ, t.ex. kommunstyrelsen (kan upprepas)")
-    p.add_argument("--type", action="append", help="bara denna dokumenttyp, t.ex. protokoll (kan upprepas)")
-    p.add_argument("--from", dest="date_from", type=date_arg, help="från datum (ÅÅÅÅ, ÅÅÅÅ-MM eller ÅÅÅÅ-MM-DD)")
-    p.add_argument("--to", dest="date_to", type=date_arg, help="till och med datum")
-    p.add_argument("--case", help="bara ärendet med detta diarienummer, t.ex. \"KFKS 2019/475\"")
-    p.add_argument("--decisions", action="store_true", help="endast beslut (beslutstext i protokoll)")
-    p.add_argument("--person", help="bara paragrafer där ledamoten yrkade, röstade, reserverade sig eller antecknade något")
-    p.add_argument("--parti", "--party", dest="party", help="detsamma för ett parti, t.ex. V eller Vänsterpartiet")
     p.add_argument("-v", "--verbose", action="store_true", help="visa rankningspoängen för varje träff")
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("case", parents=[common], help="alla dokument och paragrafer i ett ärende, i datumordning")
+    p = sub.add_parser("case", parents=[common, output], help="alla dokument och paragrafer i ett ärende, i datumordning")
     p.add_argument("number", help="diarienummer, t.ex. \"KFKS 2019/475\"")
-    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_case)
 
     p = sub.add_parser("person", parents=[common],
@@ -498,19 +580,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parti", dest="party", help="parti, t.ex. V eller Vänsterpartiet")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_person)
-    p = sub.add_parser("ask", parents=[common], help="svar med källhänvisningar, sammanträde för sammanträde")
+    p = sub.add_parser("ask", parents=[common, output], help="svar med källhänvisningar, sammanträde för sammanträde")
     p.add_argument("question")
-    p.add_argument("--json", action="store_true")
     p.add_argument("--llm", metavar="URL", default=os.environ.get("SOK_LLM_URL"),
                    help="OpenAI-kompatibel chattjänst som formulerar svaret (standard: av; $SOK_LLM_URL)")
     p.add_argument("--llm-model", default=os.environ.get("SOK_LLM_MODEL"), help="modellnamn för --llm")
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("timeline", parents=[common], help="relevanta passager per sammanträdesdatum och organ")
+    p = sub.add_parser("timeline", parents=[common, output], help="relevanta passager per sammanträdesdatum och organ")
     p.add_argument("query")
     p.add_argument("-k", type=count_arg, default=100, help="antal kandidater som vägs in (standard 100)")
-    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_timeline)
+
+    p = sub.add_parser("watch", parents=[common], help="bevakningar: sparade sökningar som körs efter varje indexering")
+    watch = p.add_subparsers(dest="watch_command", required=True)
+    w = watch.add_parser("add", parents=[common, filters], help="spara en bevakning")
+    w.add_argument("query", help="frågan eller sökorden, t.ex. \"SIP\"")
+    w.add_argument("--name", help="namn (standard: frågan)")
+    w = watch.add_parser("list", parents=[common, output], help="visa bevakningarna")
+    w = watch.add_parser("remove", parents=[common], help="ta bort en bevakning")
+    w.add_argument("name")
+    w = watch.add_parser("news", parents=[common, output], help="nya träffar sedan förra gången (visas en gång)")
+    w.add_argument("name", nargs="?", help="bara denna bevakning")
+    w.add_argument("--keep", action="store_true", help="markera inte träffarna som visade")
+    w = watch.add_parser("feed", parents=[common], help="bevakningarnas träffar som Atom-flöde")
+    w.add_argument("name", nargs="?", help="bara denna bevakning")
+    w.add_argument("--out", "-o", metavar="FIL", help="skriv flödet till en fil")
+    p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("serve", parents=[common], help="starta webbappen (Streamlit)")
     p.add_argument("--port", type=int, default=8501)
@@ -543,7 +639,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (IndexingError, SearchError, EmbedderError, StoreError) as exc:
+    except (IndexingError, SearchError, EmbedderError, StoreError, WatchError) as exc:
         print(f"Fel: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
