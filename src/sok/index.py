@@ -32,13 +32,15 @@ from sok.store.watchlist import Watch, WatchHit, WatchList
 
 
 class Index:
-    def __init__(self, path: str | Path | None = None, embedder: Embedder | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, embedder: Embedder | None = None,
+                 searcher: Searcher | None = None) -> None:
         """`path`: the index folder (default ./index or $SOK_INDEX). `embedder`:
-        the query model to use instead of the index's own (tests, the app's
-        shared one); nothing loads until the first question."""
+        the query model to use instead of the index's own (tests); `searcher`:
+        one already loaded on this index (the app's shared one). Nothing
+        loads until the first question."""
         self.path = Path(path) if path is not None else default_index_dir()
         self._embedder = embedder
-        self._searcher: Searcher | None = None
+        self._searcher: Searcher | None = searcher
 
     @property
     def exists(self) -> bool:
@@ -58,7 +60,7 @@ class Index:
         sok.store.sync.sync, such as model, progress, ocr, limits), then run
         every watch against what this run added or changed (report.news)."""
         report = sync(Path(folder), self.path, **options)
-        if (report.new or report.changed) and (self.path / "watches.sqlite").exists():
+        if (report.new or report.changed) and self._has_watches():
             changed = {str((Path(folder) / rel).resolve()) for rel in [*report.new, *report.changed]}
             with WatchList(self.path) as watchlist:
                 if watchlist.all():
@@ -79,8 +81,13 @@ class Index:
                 watchlist.remove(name)  # a watch that cannot run is not kept
                 raise
 
+    def _watches(self) -> WatchList:
+        """The watch list; reading one that was never made makes an empty one
+        in memory, so a read-only index folder is never written to."""
+        return WatchList(self.path, create=False)
+
     def watch_list(self) -> list[Watch]:
-        with WatchList(self.path) as watchlist:
+        with self._watches() as watchlist:
             return watchlist.all()
 
     def watch_remove(self, name: str) -> None:
@@ -88,12 +95,15 @@ class Index:
             watchlist.remove(name)
 
     def watch_news(self, name: str | None = None, mark_seen: bool = True) -> list[WatchHit]:
-        with WatchList(self.path) as watchlist:
+        with WatchList(self.path) if mark_seen and self._has_watches() else self._watches() as watchlist:
             return watchlist.news(name, mark_seen)
+
+    def _has_watches(self) -> bool:
+        return (self.path / "watches.sqlite").exists()
 
     def watch_feed(self, name: str | None = None, links: Any = None) -> bytes:
         """The Atom feed of one watch or all; `links(hit) -> str` makes each entry's link."""
-        with WatchList(self.path) as watchlist:
+        with self._watches() as watchlist:
             entries = watchlist.feed_entries(name)
             title = f"sok – bevakning {name}" if name else "sok – alla bevakningar"
             feed_id = f"urn:sok:{quote(str(self.path.resolve()))}:{quote(name or '*')}"

@@ -72,9 +72,12 @@ class WatchHit:
 
 
 class WatchList:
-    def __init__(self, index_dir: Path) -> None:
-        Path(index_dir).mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(Path(index_dir) / "watches.sqlite", timeout=30, check_same_thread=False)
+    def __init__(self, index_dir: Path, create: bool = True) -> None:
+        """`create=False`: where the index has no watch list yet, an empty one in memory (nothing written)."""
+        path = Path(index_dir) / "watches.sqlite"
+        if create:
+            Path(index_dir).mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path if create or path.exists() else ":memory:", timeout=30, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.executescript(_SCHEMA)

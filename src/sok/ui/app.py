@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import streamlit as st
 
@@ -278,6 +279,9 @@ def search_view(index_dir: Path, db: Any, years: list[int]) -> w.UiState:
         intro()
         return state
     sidebar_filters(db, results, years)
+    if st.sidebar.button("Bevaka den här sökningen", help="spara frågan och avgränsningarna; nytt material rapporteras "
+                         "under Bevakningar efter nästa indexering"):
+        add_watch(index_dir, state.q, state.q, w.to_filters(state))
     ids = reader.file_ids(db)
     main, side = st.columns([3, 2], gap="large")
     with main:
@@ -351,6 +355,52 @@ def person_view(index_dir: Path, db: Any, years: list[int]) -> w.UiState:
     return state
 
 
+def watch_view(index_dir: Path, db: Any, years: list[int]) -> w.UiState:
+    """Bevakningar: what each watch found since the user last looked, the
+    watches themselves, a form to add one, and the Atom feeds."""
+    st.subheader("Bevakningar")
+    index = Index(index_dir)
+    ids = reader.file_ids(db)
+    news = index.watch_news(mark_seen=False)
+    if news:
+        st.markdown(f"**{count(len(news), 'ny träff', 'nya träffar')}** sedan du senast tittade")
+        st.html(w.watch_hits_html(news, [w.file_url(ids.get(h.path), h.page_start) for h in news]))
+
+        def mark_read() -> None:
+            Index(index_dir).watch_news()
+
+        st.button("Markera som lästa", key="bevakning_last", on_click=mark_read)
+    else:
+        st.caption("Inga nya träffar. En bevakning körs efter varje  sok index  och rapporterar det som kommit till.")
+    watches = index.watch_list()
+    if watches:
+        st.markdown("**Dina bevakningar** (flöde för alla: [/flode.atom](/flode.atom))")
+        for watch in watches:
+            cols = st.columns([4, 1])
+            cols[0].markdown(f"{w.esc(watch.name)}: “{w.esc(watch.query)}” · [flöde](/flode/{quote(watch.name)}.atom)")
+            cols[1].button("Ta bort", key=f"ta_bort:{watch.name}", on_click=lambda n=watch.name: Index(index_dir).watch_remove(n))
+    with st.form("ny_bevakning", clear_on_submit=True):
+        query = st.text_input("Ny bevakning: fråga eller sökord", placeholder="t.ex. SIP")
+        name = st.text_input("Namn (valfritt)")
+        if st.form_submit_button("Spara bevakning") and query.strip():
+            add_watch(index_dir, name.strip() or query.strip(), query.strip(), None)
+    return current_state(years)
+
+
+def add_watch(index_dir: Path, name: str, query: str, filters: Any) -> None:
+    """A watch added from the app, on the app's loaded searcher; the message says how it went."""
+    from sok.store.watchlist import WatchError
+
+    engine = engine_or_stop(index_dir)
+    try:
+        _, known = Index(index_dir, searcher=engine.searcher).watch_add(name, query, filters)
+    except WatchError as exc:
+        st.warning(w.plain(exc))
+        return
+    st.success(f"Bevakningen {name} sparad; materialet har redan {count(known, 'relevant passage', 'relevanta passager')}. "
+               "Det som kommer till rapporteras här.")
+
+
 def index_view(db: Any, years: list[int]) -> w.UiState:
     """The state of the index: what `sok status` says, as tables."""
     info = reader.index_status(db)
@@ -403,7 +453,9 @@ def main() -> None:
     index_dir = index_or_stop()
     init_state()
     st.sidebar.title("sok")
-    st.sidebar.radio("Visa", list(w.VIEWS), key="vy", format_func=w.VIEWS.get, label_visibility="collapsed")
+    unread = len(Index(index_dir).watch_news(mark_seen=False)) if (index_dir / "watches.sqlite").exists() else 0
+    st.sidebar.radio("Visa", list(w.VIEWS), key="vy", label_visibility="collapsed",
+                     format_func=lambda v: f"{w.VIEWS[v]} ({unread} nya)" if v == "bevakningar" and unread else w.VIEWS[v])
     with reader.readonly(index_dir) as db:
         years = reader.years(db)
         files, passages = reader.counts(db)
@@ -414,6 +466,8 @@ def main() -> None:
             state = case_view(index_dir, db, years)
         elif view == "ledamot":
             state = person_view(index_dir, db, years)
+        elif view == "bevakningar":
+            state = watch_view(index_dir, db, years)
         else:
             st.header("Sök i nämndhandlingar", anchor=False)
             st.caption(f"Träffar och svar ur {files} handlingar ({passages} passager). Varje svarsrad hänvisar "

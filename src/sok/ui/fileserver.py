@@ -303,10 +303,32 @@ def serve(request: Any) -> Any:
     return HTMLResponse(text_page(f, shown), headers=text_headers)
 
 
+def feed(request: Any) -> Any:
+    """GET /flode.atom (every watch) or /flode/{name}.atom: the watches' hits
+    as Atom, each linked to its page in the app's file route."""
+    from starlette.responses import PlainTextResponse, Response
+
+    from sok.index import Index
+    from sok.store.watchlist import WatchError
+
+    name = request.path_params.get("name")
+    base = str(request.base_url).rstrip("/")
+    with reader.readonly(index_dir()) as db:
+        ids = reader.file_ids(db)
+    try:
+        xml = Index(index_dir()).watch_feed(name, links=lambda h: f"{base}/fil/{ids[h.path]}#page={h.page_start}"
+                                            if h.path in ids else f"{base}/")
+    except WatchError as exc:
+        return PlainTextResponse(str(exc), status_code=404)
+    return Response(xml, media_type="application/atom+xml; charset=utf-8", headers={"Cache-Control": "no-cache"})
+
+
 def routes() -> list[Any]:
     """Starlette routes for st.App(routes=...). `int` in the path means a
     crafted path (../../etc/passwd) never even reaches the lookup."""
     from starlette.routing import Route
 
     return [Route("/fil/{file_id:int}", serve, methods=["GET", "HEAD"]),
-            Route("/fil/{file_id:int}/stalle/{passage_id:int}", place, methods=["GET", "HEAD"])]
+            Route("/fil/{file_id:int}/stalle/{passage_id:int}", place, methods=["GET", "HEAD"]),
+            Route("/flode.atom", feed, methods=["GET", "HEAD"]),
+            Route("/flode/{name}.atom", feed, methods=["GET", "HEAD"])]

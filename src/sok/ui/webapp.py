@@ -24,7 +24,8 @@ import numpy as np
 from sok.query.timeline import meeting_date
 from sok.records import Filters, Hit, pages_label
 
-VIEWS = {"sok": "Sök och fråga", "arende": "Ärende", "ledamot": "Ledamot och parti", "index": "Om indexet"}
+VIEWS = {"sok": "Sök och fråga", "arende": "Ärende", "ledamot": "Ledamot och parti", "bevakningar": "Bevakningar",
+         "index": "Om indexet"}
 MODES = {"sok": "Sök", "fraga": "Fråga"}
 UNKNOWN = "okänt"
 SHOWN_HITS = 20  # cards on the result page
@@ -470,6 +471,18 @@ def record_table(entries: list[Any], urls: list[str | None]) -> str:
         )
     head = "<tr><th>Datum</th><th>Organ</th><th>Vad</th><th></th></tr>"
     return f"<table class='sok-table'>{head}{''.join(rows)}</table>"
+
+
+def watch_hits_html(hits: list[Any], urls: list[str | None]) -> str:
+    """A watch's hits: title, where, snippet and the cited page."""
+    rows = []
+    for h, url in zip(hits, urls):
+        where = " · ".join(esc(p) for p in (label(h.organ) if h.organ else None, h.date, h.item, f"s. {h.page_start}") if p)
+        rows.append(f"<div class='sok-card'><div class='sok-head'><span class='sok-title'>{esc(h.title or h.file)}</span>"
+                    f"<span class='sok-badge'>{esc(h.watch)}</span></div><div class='sok-meta'>{where}</div>"
+                    f"<div class='sok-snippet'>{esc(h.snippet)}</div>"
+                    f"<div class='sok-foot'>{open_link(url, h.page_start)}<span class='sok-file'>{esc(h.file)}</span></div></div>")
+    return "".join(rows)
 
 
 def party_vote_table(votes: list[Any]) -> str:
