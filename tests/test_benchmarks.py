@@ -55,13 +55,13 @@ def test_the_whole_quick_suite_runs_and_writes_the_report(tmp_path):
     data = json.loads((tmp_path / "BENCHMARKS.json").read_text(encoding="utf-8"))
     for heading in ("## PDF text extraction", "## Embedding speed", "## Lexical search at scale",
                     "## Vector search at scale", "## Indexing memory", "## Input limits", "## Search quality",
-                    "## Concurrent sessions", "## Members' positions"):
+                    "## Concurrent sessions", "## Members' positions", "## Search over HTTP"):
         assert heading in report
     assert "## Machine" in report and "CPU:" in report
     assert data["quick"] is True
     assert {name: part["status"] for name, part in data["parts"].items()} == dict.fromkeys(
         ("extraction", "embedding", "lexical_scale", "vector_scale", "indexing_memory", "input_limits", "search_quality",
-         "politics", "concurrency"), "ok")
+         "politics", "api", "concurrency"), "ok")
     quality = data["parts"]["search_quality"]["result"]
     assert quality["questions"] >= 10 and quality["windows"] >= quality["passages"]
     plain = quality["runs"]["plain"]

@@ -343,6 +343,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.execve(sys.executable, cmd, env)
 
 
+def cmd_api(args: argparse.Namespace) -> int:
+    """The read-only HTTP API (FastAPI under uvicorn) on this index."""
+    from sok.ui.api import serve
+
+    index_dir = Path(args.index)
+    if not (index_dir / "sok.sqlite").exists():
+        print(f"Inget index i {index_dir}. Kör först:  sok index MAPP", file=sys.stderr)
+        return 2
+    print(f"sok-API: http://{args.host}:{args.port}/api/docs  (avsluta med Ctrl+C)", flush=True)
+    serve(index_dir, args.host, args.port)
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Exit 0 when the index is sound (or was repaired), 1 when something is left to do."""
     diagnosis = doctor(Path(args.index))
@@ -612,6 +625,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--host", default="127.0.0.1", help="adress att lyssna på (standard 127.0.0.1)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("api", parents=[common], help="läs-API över HTTP (JSON, OpenAPI på /api/docs)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1", help="adress att lyssna på (standard 127.0.0.1)")
+    p.set_defaults(func=cmd_api)
 
     p = sub.add_parser("status", parents=[common], help="visa indexets innehåll")
     p.add_argument("--json", action="store_true")
