@@ -307,8 +307,11 @@ def test_inside_resolves_symlinks(tmp_path):
 def test_route_only_takes_integer_ids():
     from starlette.routing import Match
 
-    route, place = fileserver.routes()
+    route, place, feed_all, feed_one = fileserver.routes()
     scope = lambda path: {"type": "http", "path": path, "method": "GET"}  # noqa: E731
+    assert feed_all.matches(scope("/flode.atom"))[0] == Match.FULL
+    assert feed_one.matches(scope("/flode/SIP.atom"))[0] == Match.FULL
+    assert feed_one.matches(scope("/flode/../../etc/passwd"))[0] != Match.FULL
     assert route.matches(scope("/fil/12"))[0] == Match.FULL
     assert place.matches(scope("/fil/12/stalle/7"))[0] == Match.FULL
     for crafted in ("/fil/../../etc/passwd", "/fil/%2e%2e%2fetc%2fpasswd", "/fil/12/../../x", "/fil/-1",

@@ -216,8 +216,10 @@ def answer_from_positions(source: AnswerSource, question: str, hits: list[Hit], 
         return numbers[pid]
 
     def role(kind: str, row: Any) -> str:
+        """ "Reservation, kommunstyrelsen § 190 (Motion – Klimatneutral betong)": which matter it concerned."""
         where = " ".join(x for x in (row["organ"], row["item"]) if x)
-        return f"{kind}, {where}" if where else kind
+        title = f" ({row['item_title']})" if row["item_title"] else ""
+        return f"{kind}, {where}{title}" if where else kind
 
     lines: dict[tuple[Any, ...], tuple[Sentence, list[str]]] = {}
     paragraphs: dict[int, list[tuple[Any, ...]]] = {}  # § -> its lines' keys
