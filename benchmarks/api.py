@@ -88,8 +88,8 @@ def run(quick: bool = False) -> dict:
 
 def markdown(result: dict) -> str:
     if "skipped" in result:
-        return f"Skipped: {result['skipped']}."
-    lines = [f"`sok api` on the benchmark index, {result['questions']} eval questions sent one at a time over "
+        return f"## Search over HTTP\n\nSkipped: {result['skipped']}."
+    lines = ["## Search over HTTP", "", f"`sok api` on the benchmark index, {result['questions']} eval questions sent one at a time over "
              "HTTP on 127.0.0.1 (`/api/sok`, 10 hits with the cut-off; `/api/fraga`), beside the same search "
              "in-process, interleaved question by question.", "",
              "| call | n | median (ms) | p95 (ms) |", "|---|---:|---:|---:|"]

@@ -136,8 +136,8 @@ def run(quick: bool = False) -> dict:
 
 def markdown(result: dict) -> str:
     if "skipped" in result:
-        return f"Skipped: {result['skipped']}."
-    lines = ["Members' positions found by `ingest.politics` (through extract, clean and structure) against "
+        return f"## Members' positions\n\nSkipped: {result['skipped']}."
+    lines = ["## Members' positions", "", "Members' positions found by `ingest.politics` (through extract, clean and structure) against "
              "tests/data/politics_gold.jsonl, labelled by reading the minutes (tests/data/politics_gold.md). "
              "Correct = same file, kind, member, page, party and stance (for a yrkande what it asks for, for a "
              "vote ja/nej/avstår). The rules were improved against the sample's other files; the two held-out "
