@@ -472,3 +472,12 @@ def test_the_watch_page_shows_news_with_a_badge_and_a_search_can_be_watched(monk
     next(b for b in at.sidebar.button if b.label == "Bevaka den här sökningen").click().run()
     assert not at.exception
     assert [wt.name for wt in Index(index_dir).watch_list()] == ["SIP", "SIP primärvård"]
+
+
+def test_results_download_as_csv_and_json(monkeypatch, real_index):
+    index_dir, _ = real_index
+    at = app(monkeypatch, index_dir, q="Fisksätraskolan nedläggning", lage="sok")
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["Ladda ned CSV", "Ladda ned JSON"]
+    at = app(monkeypatch, index_dir, vy="arende", arende="KFKS 2019/475")
+    assert [b.proto.label for b in at.get("download_button")] == ["Ladda ned CSV", "Ladda ned JSON"]

@@ -27,6 +27,7 @@ from sok.index import Index
 from sok.language import count
 from sok.query import cases, politics
 from sok.store import reader
+from sok.ui import export
 from sok.ui import webapp as w
 
 WIDGETS = ("q", "lage", "vy", "organ", "typ", "arende", "beslut", "arende_vy", "ledamot", "parti")  # "ar" is kept in "_years"
@@ -202,6 +203,7 @@ def hit_list(db: Any, results: w.Results, state: w.UiState, ids: dict[str, int])
         page = relevant[:shown]
         st.caption(f"Visar {len(page)} av {count(len(relevant), 'relevant träff', 'relevanta träffar')}, bäst först.")
         cards(db, page, ids, start=1)
+        download(export.hit_rows(relevant), "traffar", "dl_traffar")
         if len(relevant) > shown:
             st.button("Visa fler", key="fler", on_click=lambda: ss.update({shown_key: shown + w.SHOWN_HITS}))
     else:
@@ -247,6 +249,16 @@ def answer_view(db: Any, engine: w.Engine, results: w.Results, state: w.UiState,
     for s in answer.sources:
         excerpt = snippet(reader.passage_text(db, s.passage_id), state.q, 60)
         card(db, w.source_card(s, excerpt, urls[s.number]), s.passage_id)
+    download(export.answer_rows(answer), "svar", "dl_svar")
+
+
+def download(rows: list[dict], name: str, key: str) -> None:
+    """The result as CSV (with a byte-order mark, so a spreadsheet reads å, ä, ö) and JSON, with its citation columns."""
+    cols = st.columns(2)
+    cols[0].download_button("Ladda ned CSV", export.render(rows, "csv").encode("utf-8"), f"{name}.csv", "text/csv",
+                            key=f"{key}_csv")
+    cols[1].download_button("Ladda ned JSON", export.render(rows, "json").encode("utf-8"), f"{name}.json",
+                            "application/json", key=f"{key}_json")
 
 
 def search_view(index_dir: Path, db: Any, years: list[int]) -> w.UiState:
@@ -323,6 +335,7 @@ def case_view(index_dir: Path, db: Any, years: list[int]) -> w.UiState:
     ids = reader.file_ids(db)
     st.caption(f"{count(len(entries), 'handling eller paragraf', 'handlingar och paragrafer')}, äldst först.")
     st.html(w.case_table(entries, [w.file_url(ids.get(e.path), e.page_start) for e in entries]))
+    download(export.citation_rows(entries, ("doc_type", "title", "decision")), "arende", "dl_arende")
     return state
 
 
