@@ -64,9 +64,11 @@ class Index:
             changed = {str((Path(folder) / rel).resolve()) for rel in [*report.new, *report.changed]}
             with WatchList(self.path) as watchlist:
                 if watchlist.all():
-                    self.searcher.refresh()
-                    report.news = [{"watch": f.watch, "hits": [asdict(h) for h in f.hits]}
-                                   for f in watches.evaluate(self.searcher, watchlist, changed)]
+                    try:
+                        report.news = [{"watch": f.watch, "hits": [asdict(h) for h in f.hits]}
+                                       for f in watches.evaluate(self.searcher, watchlist, changed)]
+                    except SearchError as exc:  # the run itself landed; say why the watches did not run
+                        report.warnings.append(("bevakningar", f"kördes inte: {exc}"))
         return report
 
     # --- bevakningar ---------------------------------------------------------------------

@@ -67,6 +67,12 @@ def _name(written: str) -> str | None:
     return " ".join(words) if len(words) >= 2 else None
 
 
+def _after_heading(written: str) -> bool:
+    """The capitalised words before a name hold a heading or title word
+    ("Yrkanden Hans Peters", "Protokollsanteckningar Sidney Holm")."""
+    return any(w.casefold() in _NOT_NAME for w in written.split())
+
+
 def party_of(written: str) -> str:
     """One abbreviation per party, however it is written."""
     w = written.strip().strip("()").strip()
@@ -126,8 +132,7 @@ def _subjects(head: str) -> list[re.Match]:
     run = [found[-1]]
     for before in reversed(found[:-1]):
         # a heading between two members ("Johan Krogh (C) Yrkanden Hans Peters (C) yrkade") ends the run
-        if head[before.end():run[0].start()].strip(" ,") not in ("", "och", "samt") or _name(run[0].group(1)) != \
-                " ".join(run[0].group(1).split()[-3:]):
+        if head[before.end():run[0].start()].strip(" ,") not in ("", "och", "samt") or _after_heading(run[0].group(1)):
             break
         run.insert(0, before)
     return run
@@ -144,7 +149,7 @@ def _bare_subjects(head: str, rest: str, parties: dict[str, str]) -> list[tuple[
     before = re.split(r"[.!?”\":;]", head[:m.start()])[-1]
     # names only at a sentence's start (a page number aside: "karaktär.” 105 (131) Gunilla ..."), or
     # after a heading word that _name cuts off ("Protokollsanteckningar Sidney Holm lät anteckna")
-    if any(c.isalpha() for c in before) and _name(m.group(1)) == " ".join(m.group(1).split()[-3:]):
+    if any(c.isalpha() for c in before) and not _after_heading(m.group(1)):
         return []
     named = _FOR_PARTY.match(rest)
     spoken_for = _party_named(named.group(1)) if named else None
