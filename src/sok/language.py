@@ -157,6 +157,10 @@ def complete_case_numbers(numbers: list[str], known: set[str]) -> list[str]:
 
 # ---------------------------------------------------------------- tables of contents
 
+# A nämnd's or styrelse's decision that proposes to the council ("Kommunstyrelsen föreslår
+# kommunfullmäktige att ..."; "förslår" as one protokoll misspells it): still its decision,
+# but the council decides. Read by the answers' line roles and by a § 's status.
+TO_COUNCIL = re.compile(r"\bför(?:e)?slår (?:att )?(?:kommun|region|stads)?fullmäktige\b", re.I)
 TOC_LEADER = re.compile(r"\.{4,}|…{2,}|(?:\. ){4,}")  # "Justering ........ 3"
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from sok.language import SECTION_WORDS
+from sok.language import SECTION_WORDS, TO_COUNCIL
 from sok.records import Position, Vote, VoteSide
 
 PARTIES = {
@@ -386,7 +386,6 @@ _OUTCOMES = (
                             re.I)),
     ("utgått", re.compile(r"\bÄrendet utgår\b", re.I)),
 )
-_TO_COUNCIL = re.compile(r"\bföreslår (?:att )?(?:kommun|region)fullmäktige\b|\bförslår (?:att )?kommunfullmäktige\b", re.I)
 
 
 def outcome_of(decision: str) -> str:
@@ -400,7 +399,7 @@ def outcome_of(decision: str) -> str:
     if m := _DECISION_END.search(flat):
         flat = flat[:m.start()]
     found = next((name for name, pattern in _OUTCOMES if pattern.search(flat)), None)
-    if (council := _TO_COUNCIL.search(flat)) and found not in ("återremitterat", "bordlagt", "utgått"):
+    if (council := TO_COUNCIL.search(flat)) and found not in ("återremitterat", "bordlagt", "utgått"):
         decided_too = re.search(r"\bbeslutar\b", flat[:council.start()])  # "beslutar ... för sig, och föreslår KF ..."
         return ("beslutat, " if decided_too else "") + "förslag till fullmäktige" + (" (avslag)" if found == "avslaget" else "")
     return found or "beslutat"

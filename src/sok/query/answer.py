@@ -16,7 +16,7 @@ import numpy as np
 
 from sok.config import ANSWER, AnswerConfig
 from sok.ingest.chunking import windows
-from sok.language import DECISION_TYPES, QUESTION_FRAME_WORDS, TOC_LEADER, find_case_numbers, resolve_dates
+from sok.language import DECISION_TYPES, QUESTION_FRAME_WORDS, TO_COUNCIL, TOC_LEADER, find_case_numbers, resolve_dates
 from sok.query import politics
 from sok.query.fusion import MARGIN_SCALE, RANKER_FILE, LinearRanker
 from sok.query.llm import generated_answer
@@ -123,7 +123,6 @@ _DECIDES_NOW = re.compile(r"\b(beslutar|beslutade att|godkänner|fastställer|an
                           r"anser .{0,30}besvarad)\b", re.I)
 _PROPOSES = re.compile(r"\bföresl(?:år|ås|og|ogs)\b|\bförslag till beslut\b", re.I)
 _REJECTS = re.compile(r"\bavslår\b|\bavslag\b", re.I)
-_TO_COUNCIL = re.compile(r"\bföreslår (?:kommun|region|stads)?fullmäktige\b", re.I)
 _CLAIMS = re.compile(r"\byrka(?:r|de)\b", re.I)
 _RESERVES = re.compile(r"\breserver(?:ar|ade) sig\b|\breservation\b", re.I)
 
@@ -138,7 +137,7 @@ def line_role(text: str, hit: Hit) -> str | None:
         return "Yrkande"
     decision_words = _DECIDES_NOW.search(text)
     where = " ".join(x for x in (hit.organ, hit.item) if x)
-    if hit.doc_type in DECISION_TYPES and _TO_COUNCIL.search(text):
+    if hit.doc_type in DECISION_TYPES and TO_COUNCIL.search(text):
         # a nämnd's or styrelse's decision is often a proposal to the council: still its decision
         return f"Beslut (förslag till fullmäktige), {where}" if where else "Beslut (förslag till fullmäktige)"
     if hit.doc_type in DECISION_TYPES and decision_words and not _PROPOSES.search(text):
