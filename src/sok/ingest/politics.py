@@ -105,8 +105,9 @@ def person_key(name: str) -> str:
     return f"{parts[0]} {parts[-1]}" if len(parts) >= 2 else name.casefold()
 
 
-_ON_PROPOSAL = re.compile(r"\b(?:på|till) (?:förvaltningens|arbetsutskottets|utskottets|liggande|ordförandens) "
-                          r"(?:beslutsförslag|förslag)", re.I)
+# a yrkande for the proposal on the table: "på förvaltningens förslag", "Enligt förvaltningens beslutsförslag"
+_ON_PROPOSAL = re.compile(r"\b(?:på|till|enligt|i enlighet med) (?:förvaltningens|arbetsutskottets|utskottets|liggande|"
+                          r"ordförandens) (?:beslutsförslag|förslag)", re.I)
 _AMENDED = re.compile(r"\bmed (?:följande |den |de )?(ändring|tillägg)", re.I)
 
 
@@ -285,8 +286,6 @@ def _motions(flat: str) -> list[Position]:
 _ON_THE_DAY = re.compile(r"Förslag till beslut på sammanträdet\s+(.*?)(?=\s(?:Beslutsgång|Omröstning|Propositionsordning"
                          r"|Ordförande(?:n)? ställer|[A-ZÅÄÖ]{4,}[A-ZÅÄÖ ]*BESLUT)\b|$)")
 _SECOND_HAND = re.compile(r"\.\s*I andra hand\s+", re.I)
-_AS_PROPOSED = re.compile(r"^\s*(?:Enligt|I enlighet med) (?:förvaltningens|arbetsutskottets|utskottets|ordförandens)"
-                          r"(?: beslutsförslag| förslag)", re.I)
 
 
 def _proposals_on_the_day(flat: str) -> list[Position]:
@@ -305,7 +304,7 @@ def _proposals_on_the_day(flat: str) -> list[Position]:
                 continue
             parts = _SECOND_HAND.split(re.sub(r"^i första hand\s+", "", proposal, flags=re.I), maxsplit=1)
             for part in parts:
-                stance = "bifall" if _AS_PROPOSED.match(part) else _stance(part[:80]) or "eget förslag"
+                stance = _stance(part[:80]) or "eget förslag"
                 out.append(Position(kind="yrkande", person=name, person_key=person_key(name),
                                     party=party_of(a.group(2)), stance=stance, text=said))
     return out
