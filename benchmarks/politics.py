@@ -42,8 +42,9 @@ def load_gold(path: Path = GOLD) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def found_in(path: Path, root: Path) -> list[dict]:
-    """Every position the pipeline finds in one file, with its passage's pages."""
+def found_in(path: Path, root: Path) -> tuple[list[dict], list]:
+    """Every position the pipeline finds in one file, with its passage's
+    pages, and the file's omröstningar (read once, from the same pages)."""
     f = extract_file(path, root)
     clean_pages(f.pages)
     out = []
@@ -51,7 +52,7 @@ def found_in(path: Path, root: Path) -> list[dict]:
         for p in passage.positions:
             out.append({"kind": p.kind, "person": p.person, "party": p.party, "stance": p.stance,
                         "pages": (passage.page_start, passage.page_end), "text": p.text})
-    return out
+    return out, votes("\n".join(page.clean for page in f.pages))
 
 
 def score(gold: list[dict], corpus: Path = CORPUS, pages: dict[str, tuple[int, int]] | None = None) -> dict:
@@ -66,7 +67,7 @@ def score(gold: list[dict], corpus: Path = CORPUS, pages: dict[str, tuple[int, i
     tallies = {"votes": 0, "holding": 0}
     for rel, labelled in sorted(by_file.items()):
         path = corpus / rel
-        found = found_in(path, corpus)
+        found, file_votes = found_in(path, corpus)
         lo, hi = (pages or {}).get(rel, (1, 10**6))
         found = [x for x in found if x["pages"][1] >= lo and x["pages"][0] <= hi]
         town = rel.split("/")[0] + (" (held out)" if rel in HELD_OUT else "")
@@ -90,12 +91,8 @@ def score(gold: list[dict], corpus: Path = CORPUS, pages: dict[str, tuple[int, i
         for x in found:
             counts[(town, x["kind"])]["found"] += 1
         extra += [{"file": rel, **found[i]} for i in free]
-        if path.suffix.lower() == ".pdf" or path.suffix.lower() == ".md":
-            f = extract_file(path, corpus)
-            clean_pages(f.pages)
-            for v in votes("\n".join(p.clean for p in f.pages)):
-                tallies["votes"] += 1
-                tallies["holding"] += int(v.tally_holds())
+        tallies["votes"] += len(file_votes)
+        tallies["holding"] += sum(v.tally_holds() for v in file_votes)
     return {"counts": {f"{t}|{k}": dict(c) for (t, k), c in sorted(counts.items())}, "tallies": tallies,
             "misses": misses, "extra": [{k: v for k, v in x.items() if k != "pages"} | {"pages": list(x["pages"])}
                                         for x in extra]}
