@@ -6,6 +6,7 @@ never leave a search reading half an update."""
 from __future__ import annotations
 
 import errno
+import itertools
 import json
 import secrets
 import shutil
@@ -381,16 +382,17 @@ class Store:
         the minutes (omröstningar, say) reaches an existing index without
         extracting, cleaning or embedding anything again. Returns the number
         of passages read."""
-        rows = self.db.execute("SELECT file_id, id, text FROM passages ORDER BY file_id, ordinal").fetchall()
-        files: dict[int, list[Any]] = {}
-        for r in rows:
-            files.setdefault(r["file_id"], []).append(r)
+        read_count = 0
         with self.transaction():
             self.db.execute("DELETE FROM positions")
-            for passages in files.values():
+            # one file's passages in memory at a time, not the whole index's text
+            rows = self.db.execute("SELECT file_id, id, text FROM passages ORDER BY file_id, ordinal")
+            for _, group in itertools.groupby(rows, key=lambda r: r["file_id"]):
+                passages = list(group)
                 for r, found in zip(passages, read([r["text"] for r in passages])):
                     self._insert_positions(r["id"], found)
-        return len(rows)
+                read_count += len(passages)
+        return read_count
 
     def delete_files(self, file_ids: Iterable[int]) -> None:
         self.db.executemany("DELETE FROM files WHERE id=?", [(i,) for i in file_ids])
