@@ -177,6 +177,21 @@ def test_document_text_is_escaped(monkeypatch, hostile_index):
         assert "script" not in md.value and "fetstil" not in md.value
 
 
+def test_a_markdown_record_opens_as_a_document_that_runs_and_fetches_nothing(monkeypatch, hostile_index):
+    """The whole file and its cited place render the record's Markdown
+    (headings, emphasis), but its HTML stays text and its link and image
+    stay characters: the page can neither run code nor point anywhere."""
+    with sqlite3.connect(hostile_index / "sok.sqlite") as db:
+        (file_id, passage_id), = db.execute(
+            "SELECT file_id, id FROM passages WHERE text LIKE '%<script>%'").fetchall()
+    for response in (_serve(monkeypatch, hostile_index, file_id), _place(monkeypatch, hostile_index, file_id, passage_id)):
+        body = response.body.decode()
+        assert response.status_code == 200 and re.search(r"<strong>(<mark>)?fetstil(</mark>)?</strong>", body)
+        assert "&lt;script&gt;" in body and "<script" not in body and "<img" not in body
+        assert "href=\"javascript" not in body and "[länk](javascript:alert(1))" in body
+    assert '<mark id="page=1">' in body  # the link's #page=1 lands on the passage
+
+
 def test_case_view(monkeypatch, real_index):
     pytest.importorskip("sok.query.cases")
     index_dir, _ = real_index
@@ -358,7 +373,9 @@ def test_a_citation_opens_its_place_marked(monkeypatch, real_index):
             assert pixels.shape[1] > 800 and yellow > 0.02 * r.size  # the marks are drawn, not only announced
         else:
             marked = re.findall(r"<mark[^>]*>(.*?)</mark>", body, re.S)
-            assert marked and any("SIP" in m for m in marked) and 'id=stalle' in body
+            assert marked and any("SIP" in m for m in marked) and f'<mark id="page={hit.page_start}">' in body
+            shown = re.sub(r"<[^>]+>", "", body.split("</nav>")[1])
+            assert "<div class='sok-doc'>" in body and "**" not in shown and "\n# " not in shown  # a document, not markup
         checked.add(kind)
         assert _place(monkeypatch, index_dir, file_id + 1, hit.passage_id).status_code == 404
     assert checked == {"pdf", "md"}

@@ -5,14 +5,15 @@ page. The app (app.py) mounts `routes()` on Streamlit's own server through
 Only files the index knows can be served: a request names a file *id*, the
 path comes from the store, symlinks are resolved, and the resolved file must
 lie inside the folder it was indexed from. PDFs are sent as they are (the
-browser's viewer honours `#page=N`); Markdown and text files are shown as
-escaped HTML with one anchor per page (`id="page=N"`), so the same link
-scrolls to the cited page.
+browser's viewer honours `#page=N`); Markdown files are rendered as
+documents and text files shown as they are, with one anchor per page
+(`id="page=N"`), so the same link scrolls to the cited page.
 
-A citation in the app opens `/fil/{id}/stalle/{passage}`, the cited place:
-the pages of the passage with the passage itself marked (a PDF page drawn
-by pdfium with the passage's lines outlined; a text page as indexed with the
-passage in <mark>), and a link on to the whole original."""
+A citation in the app opens `/fil/{id}/stalle/{passage}#page=N`, the cited
+place: the pages of the passage with the passage itself marked (a PDF page
+drawn by pdfium with the passage's lines outlined; a Markdown or text page
+as indexed with the passage in <mark>), `#page=N` landing on the passage,
+and a link on to the whole original."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ class IndexedFile:
     path: Path  # resolved, inside root
     relpath: str
     title: str
-    kind: str  # "pdf" or "text"
+    kind: str  # "pdf", "md" (rendered as a document) or "text" (shown as it is)
     sha256: str  # of the version that was indexed
 
 
@@ -76,13 +77,13 @@ def lookup(index: Path, file_id: int) -> IndexedFile | None:
     real = inside(row[1], row[2])
     if real is None:
         return None
-    kind = "pdf" if SERVED[real.suffix.lower()] == "application/pdf" else "text"
+    kind = {".pdf": "pdf", ".md": "md", ".markdown": "md"}.get(real.suffix.lower(), "text")
     return IndexedFile(id=row[0], path=real, relpath=row[3], title=row[4] or "", kind=kind, sha256=row[5])
 
 
 def text_page(f: IndexedFile, shown: bool, pages: list[tuple[int, str]] | None = None, note: str = "") -> str:
-    """A Markdown or text file as escaped HTML, one section per page, so
-    `#page=N` works for them as for PDFs; nothing in the file is interpreted.
+    """A Markdown or text file as HTML, one section per page, so `#page=N`
+    works for them as for PDFs (Markdown rendered by `page_body`, text as it is).
     Personnummer are masked as in the index, unless it `shown`s them. With
     `pages` ((number, text) as indexed, already masked), those are shown
     instead of the file, under `note`."""
@@ -93,16 +94,13 @@ def text_page(f: IndexedFile, shown: bool, pages: list[tuple[int, str]] | None =
         pages = [(page.number, page.text if shown else mask(page.text)[0]) for page in read_text_file(f.path)]
     sections = []
     for number, text in pages:
-        sections.append(
-            f'<section id="page={number}"><h2>Sida {number}</h2>'
-            f"<pre>{html.escape(text)}</pre></section>"
-        )
+        sections.append(f'<section id="page={number}"><h2>Sida {number}</h2>{page_body(text, [], f.kind)}</section>')
     title = html.escape(f.title or f.relpath)
     return (
         "<!doctype html><html lang='sv'><head><meta charset='utf-8'>"
         f"<title>{title}</title><style>"
         "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#111827}"
-        "pre{white-space:pre-wrap;font-family:inherit;line-height:1.5}"
+        "pre{white-space:pre-wrap;font-family:inherit;line-height:1.5}" + _DOC_CSS +
         "h2{font-size:1rem;color:#6b7280;border-top:1px solid #e5e7eb;padding-top:.8rem}"
         "section:target{background:#fefce8;outline:2px solid #fde68a;border-radius:.4rem;padding:0 .6rem}"
         "</style></head><body>"
@@ -111,6 +109,49 @@ def text_page(f: IndexedFile, shown: bool, pages: list[tuple[int, str]] | None =
            if note else "")
         + f"{''.join(sections)}</body></html>"
     )
+
+
+_OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters: where a mark opens and closes
+_DOC_CSS = (".sok-doc{line-height:1.55}.sok-doc h1,.sok-doc h2,.sok-doc h3,.sok-doc h4{color:#111827;border:0;padding:0}"
+            ".sok-doc table{border-collapse:collapse}.sok-doc td,.sok-doc th{border:1px solid #e5e7eb;padding:.2rem .5rem}")
+
+
+def page_body(text: str, spans: list[tuple[int, int]], kind: str) -> str:
+    """One page as HTML with `spans` (offsets into `text`) in <mark>.
+
+    A Markdown page is rendered as the document it is (headings, emphasis,
+    lists, tables) so the reader sees a page, not markup; a text page stays
+    preformatted. Records are untrusted: raw HTML in them is shown as text,
+    and images and links stay literal characters, so a page never fetches or
+    points anywhere. The marks go into the source as private-use characters
+    before rendering and become <mark> after it, closed and reopened around
+    every tag, so a mark over "**Svar:** ..." nests properly."""
+    from markdown_it import MarkdownIt
+
+    from sok.ui.webapp import highlight
+
+    if kind != "md":
+        return f"<pre>{highlight(text, spans)}</pre>"
+    clean = text.replace(_OPEN, "").replace(_CLOSE, "")
+    for a, b in sorted(spans, reverse=True):  # from the end, so earlier offsets still hold
+        clean = clean[:a] + _OPEN + clean[a:b] + _CLOSE + clean[b:]
+    rendered = MarkdownIt("commonmark", {"html": False}).enable("table").disable(["image", "link", "autolink"]).render(clean)
+    out, inside = [], False
+    for piece in re.split(r"(<[^>]*>)", rendered):
+        if piece.startswith("<"):
+            out.append(f"</mark>{piece}<mark>" if inside else piece)
+            continue
+        for ch in re.split(f"([{_OPEN}{_CLOSE}])", piece):
+            if ch == _OPEN:
+                out.append("<mark>")
+                inside = True
+            elif ch == _CLOSE:
+                out.append("</mark>")
+                inside = False
+            else:
+                out.append(ch)
+    body = re.sub(r"<mark>(\s*)</mark>", r"\1", "".join(out))
+    return f"<div class='sok-doc'>{body}</div>"
 
 
 def passage_lines(text: str) -> list[str]:
@@ -207,7 +248,7 @@ def place_page(f: IndexedFile, first: int, last: int, sections: list[str], marke
         f"<title>{title}, {pages}</title><style>"
         "body{font-family:system-ui,sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem;color:#111827}"
         "pre{white-space:pre-wrap;font-family:inherit;line-height:1.5}"
-        "mark{background:#fde047;padding:0 .1rem}"
+        "mark{background:#fde047;padding:0 .1rem}" + _DOC_CSS +
         "h2{font-size:1rem;color:#6b7280;border-top:1px solid #e5e7eb;padding-top:.8rem}"
         "img{max-width:100%;border:1px solid #e5e7eb}"
         "a{color:#1d4ed8}"
@@ -227,8 +268,6 @@ def place(request: Any) -> Any:
     """GET /fil/{file_id}/stalle/{passage_id}: the cited place, marked."""
     from starlette.responses import HTMLResponse, PlainTextResponse
 
-    from sok.ui.webapp import highlight
-
     index = index_dir()
     f = lookup(index, request.path_params["file_id"])
     where = reader.passage_place(index, request.path_params["passage_id"])
@@ -242,21 +281,26 @@ def place(request: Any) -> Any:
     shown = reader.read_meta(index, "personal_data") == "shown"
     indexed = {number: (page_text, personal) for number, page_text, personal in reader.file_pages(index, f.id)}
     as_text = f.kind != "pdf" or (not shown and any(personal for _, personal in indexed.values()))
-    sections, marked = [], 0
+    # The link's #page=N lands on the passage itself (its first mark, or its
+    # first page drawn), not on the top of a long page: no script needed.
+    sections, marked, anchor = [], 0, f'id="page={first}"'
     for number in range(first, last + 1):
         if as_text:  # the page as indexed (masked where the index masks), the passage in <mark>
             page_text = indexed.get(number, ("", 0))[0]
             spans = text_spans(page_text, lines)
             marked += len(spans)
-            marks = highlight(page_text, spans)
-            body = f"<pre>{marks if marked > len(spans) else re.sub('<mark>', '<mark id=stalle>', marks, count=1)}</pre>"
+            body = page_body(page_text, spans, f.kind)
+            if spans and anchor:
+                body, anchor = body.replace("<mark>", f"<mark {anchor}>", 1), ""
         else:
             png, found = pdf_page_marked(f.path, number, lines)
             marked += found
-            anchor = " id='stalle'" if number == first else ""  # one anchor: the passage's first page
-            body = (f"<img{anchor} alt='Sida {number} med det citerade stället markerat' "
+            body = (f"<img {anchor} alt='Sida {number} med det citerade stället markerat' "
                     f"src='data:image/png;base64,{base64.b64encode(png).decode()}'>")
-        sections.append(f'<section id="page={number}"><h2>Sida {number}</h2>{body}</section>')
+            anchor = ""
+        sections.append(f'<section data-page="{number}"><h2>Sida {number}</h2>{body}</section>')
+    if anchor:  # nothing marked: the passage's first page
+        sections[0] = sections[0].replace("<section ", f"<section {anchor} ", 1)
     headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache", "Content-Security-Policy": _TEXT_CSP}
     page = place_page(f, first, last, sections, min(marked, len(lines)), len(lines), max(indexed, default=last))
     return HTMLResponse(page, headers=headers)
