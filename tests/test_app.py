@@ -433,6 +433,32 @@ def test_a_question_opens_as_an_answer_and_search_words_as_a_list(monkeypatch, r
     assert at.radio(key="lage").value == "sok" and not bodies(at, "sok-answer")
 
 
+def test_visa_fler_pages_through_the_relevant_hits(monkeypatch, real_index):
+    """With more relevant hits than one page holds, "Visa fler" adds a page
+    at a time, best first and without repeats, until all are shown; a new
+    search starts on its first page again. (A page of 5 instead of 20: the
+    test corpus has three records.)"""
+    monkeypatch.setattr(webapp, "SHOWN_HITS", 5)
+    index_dir, _ = real_index
+    at = app(monkeypatch, index_dir, q="Nacka kommun", lage="sok")
+    total = int(next(c.value for c in at.caption if c.value.startswith("Visar ")).split(" av ")[1].split()[0])
+    assert total > 10, total  # three pages at least
+    seen: list[str] = []
+    while True:
+        strong = [c for c in bodies(at, "sok-card") if "svag träff" not in c]
+        assert strong[: len(seen)] == seen and len(strong) == min(len(seen) + 5, total)  # one more page, same order
+        seen = strong
+        assert any(c.value.startswith(f"Visar {len(seen)} av {total} relevanta") for c in at.caption)
+        more = [b for b in at.button if b.key == "fler"]
+        if len(seen) == total:
+            assert not more
+            break
+        more[0].click().run()
+    assert len(set(seen)) == total
+    at.text_input(key="q").set_value("Nacka kommun protokoll").run()
+    assert len([c for c in bodies(at, "sok-card") if "svag träff" not in c]) <= 5
+
+
 def test_the_list_holds_relevant_hits_the_rest_behind_less_relevant_and_counts_agree(monkeypatch, real_index):
     """For the SIP question in Sök mode every card above "mindre relevanta"
     comes from the one document that mentions SIP (the calibrated passage
