@@ -1,3 +1,5 @@
+import sqlite3
+
 from sok.query.answer import (
     _date_of,
     _shipped_line_ranker,
@@ -37,6 +39,14 @@ def test_sip_answer_lists_meetings_with_citations(real_index):
     assert "2023-05-30" in text and "Källor:" in text and "[1]" in text
     dates = [sent.date for sent in answer.sentences if sent.date]
     assert dates == sorted(dates)
+    # two passages of the one page are told apart: their part and their opening words
+    labels = [src.label for src in answer.sources]
+    assert len(answer.sources) >= 2 and len(set(labels)) == len(labels), labels
+    with sqlite3.connect(real_index[0] / "sok.sqlite") as db:
+        for src in answer.sources:
+            (passage,), = db.execute("SELECT text FROM passages WHERE id=?", (src.passage_id,)).fetchall()
+            assert src.quote and src.quote.rstrip("…") in " ".join(passage.split())[:200]  # its opening words
+            assert f"[{src.number}] {src.label}" in text
 
 
 def test_no_answer_when_nothing_matches(real_index):

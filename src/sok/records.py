@@ -184,11 +184,34 @@ class Source:
     path: str
     page_start: int
     page_end: int
+    where: str | None = None  # the § and its part, or the heading the passage sits under
+    quote: str = ""  # the passage's opening words
 
     @property
     def label(self) -> str:
-        parts = [self.title, self.organ, self.date, pages_label(self.page_start, self.page_end), self.file]
-        return ", ".join(p for p in parts if p)
+        """Title, organ, date, §/part, pages, file and a short quote: two
+        passages of one page are two sources, and the reader must see which."""
+        parts = [self.title, self.organ, self.date, self.where, pages_label(self.page_start, self.page_end), self.file]
+        out = ", ".join(p for p in parts if p)
+        return f"{out}: ”{self.quote}”" if self.quote else out
+
+
+def source_place(item: str | None, heading_path: list[str]) -> str | None:
+    """ "§ 135 › Beslut", or the heading a passage sits under where it has no §."""
+    last = heading_path[-1].strip() if heading_path else ""
+    if len(last) > 60:
+        last = last[:60].rsplit(" ", 1)[0] + "…"
+    if item and last and not last.startswith(item):
+        return f"{item} › {last}"
+    return item or last or None
+
+
+def opening_words(text: str, words: int = 10) -> str:
+    """The passage's first words after any page header ("9 (93) 13 maj 2019 MACKA ...")."""
+    from sok.language import page_header_end
+
+    head = text[page_header_end(text):].split()
+    return " ".join(head[:words]) + ("…" if len(head) > words else "")
 
 
 @dataclass
@@ -230,7 +253,7 @@ class Answer:
 def source_of(number: int, hit: Hit) -> Source:
     """Source number `number` of an answer, made from the hit it cites."""
     return Source(number, hit.passage_id, hit.title, getattr(hit, "organ", None), hit.date, hit.file, hit.path,
-                  hit.page_start, hit.page_end)
+                  hit.page_start, hit.page_end, source_place(hit.item, hit.heading_path), opening_words(hit.text))
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from sok.config import ANSWER, AnswerConfig
 from sok.ingest.politics import PARTIES, outcome_of, party_of, person_key
-from sok.records import Answer, Hit, ItemStatus, Sentence, Source
+from sok.records import Answer, Hit, ItemStatus, Sentence, Source, opening_words, source_place
 
 
 class PositionSource(Protocol):
@@ -212,7 +212,9 @@ def answer_from_positions(source: AnswerSource, question: str, hits: list[Hit], 
             row = cited[pid]
             numbers[pid] = len(numbers) + 1
             answer.sources.append(Source(numbers[pid], row["id"], row["title"], row["organ"], row["date"],
-                                         row["relpath"], row["path"], row["page_start"], row["page_end"]))
+                                         row["relpath"], row["path"], row["page_start"], row["page_end"],
+                                         source_place(row["item"], json.loads(row["heading_path"])),
+                                         opening_words(row["text"])))
         return numbers[pid]
 
     def role(kind: str, row: Any) -> str:

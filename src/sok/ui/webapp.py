@@ -392,7 +392,8 @@ def answer_html(answer: Any, urls: Mapping[int, str | None], no_answer_text: str
 def source_card(source: Any, excerpt: tuple[str, list[tuple[int, int]]], url: str | None) -> str:
     """A cited source: number, title, where it is, and the cited passage."""
     text, spans = excerpt
-    meta = " · ".join(esc(p) for p in meta_parts(source.organ, None, source.date, source.page_start, source.page_end))
+    meta = " · ".join(esc(p) for p in [*meta_parts(source.organ, None, source.date, source.page_start, source.page_end),
+                                        *([source.where] if source.where else [])])
     return (
         f"<div class='sok-card' id='kalla-{int(source.number)}'>"
         f"<div class='sok-head'><span class='sok-n'>[{int(source.number)}]</span>"
