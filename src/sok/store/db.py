@@ -633,6 +633,21 @@ class Store:
             {"n": number},
         ).fetchall()
 
+    def positions_by_passage(self) -> dict[int, list[dict[str, Any]]]:
+        """Every stored position, by passage, in order: what a server backend copies."""
+        out: dict[int, list[dict[str, Any]]] = {}
+        for r in self.db.execute("SELECT * FROM positions ORDER BY passage_id, ordinal"):
+            out.setdefault(r["passage_id"], []).append(dict(r))
+        return out
+
+    def documents_case_numbers(self) -> Iterator[tuple[int, list[str]]]:
+        """(document id, its case numbers) of each logical document."""
+        for doc, value in self.db.execute("SELECT id, case_numbers FROM documents"):
+            yield doc, json.loads(value)
+
+    def meta_items(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT key, value FROM meta").fetchall())
+
     def document_case_numbers(self) -> Iterator[list[str]]:
         """The case numbers of each logical document."""
         for (value,) in self.db.execute("SELECT case_numbers FROM documents"):

@@ -1,0 +1,425 @@
+"""PostgreSQL + pgvector as a backend, for a corpus or a user count past one
+machine: `sok --backend postgresql://...`. It implements `SearchBackend`
+(store/backend.py), so fusion, the cut-off, answers and citations are sok's
+own and rank the same way on either backend; the conformance suite
+(tests/test_backend.py) runs against both.
+
+Why it is built this way:
+- Writing goes through the embedded pipeline: `sok index` extracts, chunks
+  and embeds into the local index folder (which is also the embedding
+  cache), then `publish` upserts what changed into PostgreSQL in one
+  transaction. One pipeline, never a copy of the stages.
+- The lexical leg is BM25 in SQL, not `ts_rank_cd` (which has no IDF): each
+  passage's tsvector holds the terms of `lexical.tokenize` (Swedish Snowball
+  stems, identifiers whole and split) with their positions, a lexeme table
+  holds document frequencies, and the query sums idf × saturated tf exactly
+  as tantivy does (k1 1.2, b 0.75). A GIN index finds the candidates.
+- Dense legs use HNSW (cosine) with `hnsw.iterative_scan`, so a filtered
+  query still returns k hits; small allowed sets are scanned exactly.
+- Consistent reads: a reader holds one REPEATABLE READ READ ONLY transaction
+  between `refresh`es, and `publish` commits a whole index run at once, so
+  a search never mixes two runs: PostgreSQL's own snapshots, no home-made
+  versioning."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from sok.config import CHUNK
+from sok.ingest.politics import party_of, person_key
+from sok.language import normalize_case_number
+from sok.records import Filters, locating_text
+from sok.store.lexical import _MAX_TERM_CHARS, tokenize
+
+K1, B = 1.2, 0.75  # BM25 as tantivy scores it
+MAX_POSITIONS = 256  # a tsvector keeps at most 256 positions per lexeme: tf is capped there
+MAX_POSITION = 16383  # and positions above this are stored as this
+
+_PASSAGE_COLUMNS = (
+    "id", "file_id", "document_id", "ordinal", "text", "text_hash", "page_start", "page_end", "char_start",
+    "char_end", "heading_path", "item", "item_title", "part", "is_decision", "dates", "case_numbers", "relpath",
+    "path", "title", "date", "organ", "doc_type", "municipality", "handled_case", "ocr", "repaired",
+)
+
+_SCHEMA = """
+CREATE EXTENSION IF NOT EXISTS vector;
+CREATE TABLE IF NOT EXISTS sok_meta (key text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE IF NOT EXISTS sok_passages (
+    id bigint PRIMARY KEY, file_id bigint NOT NULL, document_id bigint, ordinal int NOT NULL,
+    text text NOT NULL, text_hash text NOT NULL, page_start int NOT NULL, page_end int NOT NULL,
+    char_start int NOT NULL, char_end int NOT NULL, heading_path text NOT NULL, item text, item_title text,
+    part text, is_decision int NOT NULL, dates text NOT NULL, case_numbers jsonb NOT NULL,
+    relpath text, path text, title text, date text, organ text, doc_type text, municipality text,
+    handled_case text, ocr int NOT NULL, repaired int NOT NULL, doc_case_numbers jsonb NOT NULL,
+    lex tsvector NOT NULL, dl int NOT NULL, embedding vector({dim}), content_key text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sok_passages_lex ON sok_passages USING gin (lex);
+CREATE INDEX IF NOT EXISTS sok_passages_embedding ON sok_passages USING hnsw (embedding vector_cosine_ops);
+CREATE INDEX IF NOT EXISTS sok_passages_item ON sok_passages (file_id, item);
+CREATE INDEX IF NOT EXISTS sok_passages_date ON sok_passages (date);
+CREATE TABLE IF NOT EXISTS sok_windows (
+    passage_id bigint NOT NULL REFERENCES sok_passages(id) ON DELETE CASCADE, ordinal int NOT NULL,
+    embedding vector({dim}) NOT NULL, PRIMARY KEY (passage_id, ordinal)
+);
+CREATE INDEX IF NOT EXISTS sok_windows_embedding ON sok_windows USING hnsw (embedding vector_cosine_ops);
+CREATE TABLE IF NOT EXISTS sok_positions (
+    passage_id bigint NOT NULL REFERENCES sok_passages(id) ON DELETE CASCADE, ordinal int NOT NULL,
+    kind text NOT NULL, person text NOT NULL, person_key text NOT NULL, party text NOT NULL, stance text,
+    joined text NOT NULL, text text NOT NULL, PRIMARY KEY (passage_id, ordinal)
+);
+CREATE TABLE IF NOT EXISTS sok_members (  -- who stated or joined each position: the person/party filter
+    passage_id bigint NOT NULL REFERENCES sok_passages(id) ON DELETE CASCADE,
+    person_key text NOT NULL, party text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sok_members_passage ON sok_members (passage_id);
+CREATE TABLE IF NOT EXISTS sok_lexemes (lexeme text PRIMARY KEY, df int NOT NULL);
+"""
+
+
+class PostgresError(Exception):
+    """A server that cannot be reached or read; the message is Swedish and says what to do."""
+
+
+def _connect(url: str, **kwargs: Any) -> Any:
+    import psycopg
+    from psycopg.rows import dict_row
+
+    try:
+        return psycopg.connect(url, row_factory=dict_row, **kwargs)
+    except psycopg.Error as exc:
+        where = url.split("@")[-1]  # never the password
+        raise PostgresError(f"PostgreSQL på {where} kan inte nås: {str(exc).strip().splitlines()[0]}") from None
+
+
+def _quote(term: str) -> str:
+    """A lexeme as tsvector/tsquery input: quoted, so no text is re-parsed."""
+    return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def tsvector_literal(terms: Sequence[str]) -> tuple[str, int]:
+    """(the tsvector of `tokenize`'s terms with their positions, their count)."""
+    positions: dict[str, list[int]] = {}
+    kept = [t for t in terms if len(t) <= _MAX_TERM_CHARS]
+    for i, term in enumerate(kept, start=1):
+        at = positions.setdefault(term, [])
+        if len(at) < MAX_POSITIONS:
+            at.append(min(i, MAX_POSITION))
+    return " ".join(f"{_quote(t)}:{','.join(map(str, p))}" for t, p in positions.items()), len(kept)
+
+
+def _vector(v: np.ndarray) -> str:
+    return "[" + ",".join(f"{x:.7g}" for x in v.tolist()) + "]"
+
+
+def _ids(ids: Any) -> list[int]:
+    return [int(i) for i in np.asarray(ids, dtype=np.int64).tolist()]
+
+
+class PostgresBackend:
+    """The read side over one PostgreSQL database (see the module docstring)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.db = _connect(url)
+        self.db.read_only = True
+        self.db.isolation_level = 3  # psycopg.IsolationLevel.REPEATABLE_READ: one snapshot until refresh
+        self._generation = self._read_generation()
+
+    # --- snapshot ------------------------------------------------------------------------
+    def _read_generation(self) -> int:
+        try:
+            self._stats = {r["key"]: r["value"] for r in self.db.execute("SELECT key, value FROM sok_meta")}
+        except Exception as exc:  # noqa: BLE001 - psycopg's UndefinedTable and friends
+            self.db.rollback()
+            raise PostgresError(f"Inget sok-index i databasen ({exc.__class__.__name__}). Kör först:  "
+                                "sok --backend URL index MAPP") from None
+        return int(self._stats.get("generation", 0))
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def refresh(self) -> bool:
+        """End this snapshot and take the newest; True when a newer run had been published."""
+        self.db.commit()
+        before, self._generation = self._generation, self._read_generation()
+        return self._generation != before
+
+    def meta(self, key: str) -> str | None:
+        return self._stats.get(key)
+
+    def _rows(self, sql: str, args: Any = None) -> list[dict[str, Any]]:
+        return self.db.execute(sql, args).fetchall()
+
+    # --- filters ---------------------------------------------------------------------------
+    def filter_ids(self, filters: Filters) -> np.ndarray:
+        where: list[str] = ["TRUE"]
+        args: list[Any] = []
+        if filters.organ:
+            where.append("p.organ = ANY(%s)")
+            args.append(list(filters.organ))
+        if filters.doc_type:
+            where.append("p.doc_type = ANY(%s)")
+            args.append(list(filters.doc_type))
+        if filters.date_from:
+            where.append("p.date >= %s")
+            args.append(filters.date_from)
+        if filters.date_to:
+            where.append("p.date <= %s")
+            args.append(filters.date_to)
+        if filters.case_number:
+            number = normalize_case_number(filters.case_number)
+            where.append("(p.case_numbers ? %s OR p.doc_case_numbers ? %s)")
+            args += [number, number]
+        if filters.decisions_only:
+            where.append("p.is_decision = 1")
+        if filters.person or filters.party:
+            key = person_key(filters.person) if filters.person else None
+            party = party_of(filters.party) if filters.party else None
+            where.append(
+                "p.id IN (SELECT s.id FROM sok_members x JOIN sok_passages q ON q.id = x.passage_id"
+                " JOIN sok_passages s ON s.file_id = q.file_id AND s.document_id IS NOT DISTINCT FROM q.document_id"
+                " AND (s.id = q.id OR (q.item IS NOT NULL AND s.item = q.item))"
+                " WHERE (%s::text IS NULL OR x.person_key = %s) AND (%s::text IS NULL OR x.party = %s))")
+            args += [key, key, party, party]
+        rows = self.db.execute(f"SELECT p.id FROM sok_passages p WHERE {' AND '.join(where)} ORDER BY p.id", args)
+        return np.fromiter((r["id"] for r in rows), dtype=np.int64)
+
+    # --- lexical ---------------------------------------------------------------------------
+    def _doc_count(self) -> int:
+        return int(self._stats.get("bm25_n", 0))
+
+    def _dfs(self, terms: Sequence[str]) -> dict[str, int]:
+        rows = self._rows("SELECT lexeme, df FROM sok_lexemes WHERE lexeme = ANY(%s)", (list(set(terms)),))
+        return {r["lexeme"]: int(r["df"]) for r in rows}
+
+    def idf(self, term: str) -> float:
+        """The weight relevance.QueryTerms gives a term, as the embedded backend computes it."""
+        from sok.store.lexical import _idf
+
+        n = self._doc_count()
+        return _idf(n, min(self._dfs([term]).get(term, 0), n)) if n and len(term) <= _MAX_TERM_CHARS else _idf(n, 0)
+
+    def lexical(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        terms = [t for t in tokenize(query) if len(t) <= _MAX_TERM_CHARS]
+        n = self._doc_count()
+        if not terms or k <= 0 or not n or (allowed is not None and not len(allowed)):
+            return []
+        dfs = self._dfs(terms)
+        known = [t for t in terms if dfs.get(t)]
+        if not known:
+            return []
+        idfs = [float(np.log(1 + (n - dfs[t] + 0.5) / (dfs[t] + 0.5))) for t in known]
+        only = "AND p.id = ANY(%(allowed)s)" if allowed is not None else ""
+        rows = self._rows(
+            f"""
+            WITH q(term, idf) AS (SELECT * FROM unnest(%(terms)s::text[], %(idfs)s::float8[]))
+            SELECT p.id, sum(q.idf * x.tf * {K1 + 1} / (x.tf + {K1} * ({1 - B} + {B} * p.dl / %(avgdl)s))) AS score
+            FROM sok_passages p
+            CROSS JOIN LATERAL (SELECT u.lexeme, array_length(u.positions, 1) AS tf FROM unnest(p.lex) u) x
+            JOIN q ON q.term = x.lexeme
+            WHERE p.lex @@ %(tsquery)s::tsquery {only}
+            GROUP BY p.id ORDER BY score DESC, p.id LIMIT %(k)s
+            """,
+            {"terms": known, "idfs": idfs, "avgdl": float(self._stats.get("bm25_avgdl", 1.0)),
+             "tsquery": " | ".join(_quote(t) for t in set(known)), "k": k,
+             "allowed": _ids(allowed) if allowed is not None else None},
+        )
+        return [(int(r["id"]), float(r["score"])) for r in rows]
+
+    # --- dense -----------------------------------------------------------------------------
+    def _nearest(self, table: str, key: str, qvec: np.ndarray, k: int, allowed: np.ndarray | None
+                 ) -> list[tuple[int, float]]:
+        """(key, cosine) nearest first: HNSW with iterative scans (a filter
+        cannot leave fewer than k), or an exact scan over a small allowed set."""
+        if k <= 0 or (allowed is not None and not len(allowed)):
+            return []
+        only = f"WHERE {key} = ANY(%(allowed)s)" if allowed is not None else ""
+        args = {"q": _vector(qvec), "k": k, "allowed": _ids(allowed) if allowed is not None else None}
+        self.db.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+        self.db.execute(f"SET LOCAL hnsw.ef_search = {max(40, min(1000, k))}")
+        rows = self._rows(f"SELECT {key} AS id, 1 - (embedding <=> %(q)s::vector) AS cosine FROM {table} {only}"
+                          f" ORDER BY embedding <=> %(q)s::vector LIMIT %(k)s", args)
+        return [(int(r["id"]), float(r["cosine"])) for r in rows]
+
+    def dense(self, qvec: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        return self._nearest("sok_passages", "id", qvec, k, allowed)
+
+    def windows(self, qvec: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """(passage id, cosine of its best sentence window), best first."""
+        best: dict[int, float] = {}
+        for pid, score in self._nearest("sok_windows", "passage_id", qvec, k * 4, allowed):
+            best.setdefault(pid, score)
+        return list(best.items())[:k]
+
+    def _group_max(self, table: str, key: str, qvec: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        rows = self._rows(f"SELECT {key} AS id, max(1 - (embedding <=> %s::vector)) AS cosine FROM {table}"
+                          f" WHERE {key} = ANY(%s) GROUP BY {key}", (_vector(qvec), _ids(ids)))
+        found = {int(r["id"]): float(r["cosine"]) for r in rows}
+        return np.array([found.get(int(i), -1.0) for i in np.asarray(ids).tolist()], dtype=np.float32)
+
+    def cosines(self, qvec: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        return self._group_max("sok_passages", "id", qvec, ids)
+
+    def window_cosines(self, qvec: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        return self._group_max("sok_windows", "passage_id", qvec, ids)
+
+    def each_window_cosine(self, qvec: np.ndarray, pid: int) -> np.ndarray:
+        rows = self._rows("SELECT 1 - (embedding <=> %s::vector) AS cosine FROM sok_windows WHERE passage_id = %s"
+                          " ORDER BY ordinal", (_vector(qvec), int(pid)))
+        return np.array([float(r["cosine"]) for r in rows], dtype=np.float32)
+
+    def vector_count(self) -> int:
+        return int(self._rows("SELECT count(embedding) AS n FROM sok_passages")[0]["n"])
+
+    # --- rows ------------------------------------------------------------------------------
+    def passages(self, ids: Sequence[int]) -> dict[int, Any]:
+        if not len(ids):
+            return {}
+        cols = ", ".join(f"p.{c}" for c in _PASSAGE_COLUMNS)
+        rows = self._rows(f"SELECT {cols}, p.case_numbers::text AS case_numbers FROM sok_passages p"
+                          " WHERE p.id = ANY(%s)", (_ids(ids),))
+        return {int(r["id"]): r for r in rows}
+
+    def decisions_of(self, ids: Sequence[int]) -> dict[int, list[int]]:
+        out: dict[int, list[int]] = {}
+        for r in self._rows(
+                "SELECT p.id AS source, d.id AS decision FROM sok_passages p JOIN sok_passages d"
+                " ON d.file_id = p.file_id AND d.document_id IS NOT DISTINCT FROM p.document_id AND d.item = p.item"
+                " AND d.is_decision = 1 AND d.id != p.id WHERE p.item IS NOT NULL AND p.id = ANY(%s)"
+                " ORDER BY p.id, d.ordinal", (_ids(ids),)):
+            out.setdefault(int(r["source"]), []).append(int(r["decision"]))
+        return out
+
+    def item_rows(self, ids: Sequence[int]) -> list[Any]:
+        return self._rows(
+            "SELECT p.id AS source, s.id AS passage_id, s.text, s.is_decision, x.kind, x.person, x.party,"
+            " x.stance, x.text AS said FROM sok_passages p JOIN sok_passages s ON s.file_id = p.file_id"
+            " AND s.document_id IS NOT DISTINCT FROM p.document_id AND s.item = p.item"
+            " LEFT JOIN sok_positions x ON x.passage_id = s.id WHERE p.item IS NOT NULL AND p.id = ANY(%s)"
+            " ORDER BY p.id, s.ordinal, x.ordinal", (_ids(ids),))
+
+    def case_rows(self, number: str) -> list[Any]:
+        return self._rows(
+            """
+            SELECT p.document_id AS doc, p.date, p.doc_type, p.organ, p.title, p.relpath, p.path, p.item,
+                   p.item_title, p.page_start, p.page_end, p.is_decision, p.text, p.ordinal,
+                   (p.case_numbers ? %(n)s)::int AS in_passage
+            FROM sok_passages p
+            WHERE p.document_id IS NOT NULL AND (p.doc_case_numbers ? %(n)s OR p.case_numbers ? %(n)s
+               OR (p.item IS NOT NULL AND EXISTS (SELECT 1 FROM sok_passages q WHERE q.document_id = p.document_id
+                   AND q.item = p.item AND q.case_numbers ? %(n)s)))
+            ORDER BY p.document_id, p.ordinal
+            """, {"n": number})
+
+    def document_case_numbers(self) -> Iterator[list[str]]:
+        for r in self._rows("SELECT DISTINCT ON (document_id) doc_case_numbers::text AS numbers FROM sok_passages"
+                            " WHERE document_id IS NOT NULL ORDER BY document_id"):
+            yield json.loads(r["numbers"])
+
+    def close(self) -> None:
+        self.db.close()
+
+
+# --- the writer: an embedded index run, published ---------------------------------------
+
+def _content_key(row: dict[str, Any], vector: bytes, windows: bytes, positions: list[Any], doc_cases: str) -> str:
+    h = hashlib.sha1()
+    for value in (json.dumps(row, sort_keys=True, default=str), vector, windows,
+                  json.dumps(positions, default=str), doc_cases):
+        h.update(value if isinstance(value, bytes) else value.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def publish(index_dir: Path, url: str) -> dict[str, int]:
+    """Bring the database to the index folder's state: passages that are new
+    or changed (text, metadata, vectors, positions) are written, those gone
+    are deleted, in one transaction that also moves the generation. Rerunning
+    it changes nothing. Returns counts of written, deleted and kept passages."""
+    from sok.store.db import Store
+
+    store = Store(index_dir)
+    try:
+        model, dim = store.get_meta("model_id"), int(store.get_meta("dim") or 0)
+        if not model or not dim:
+            raise PostgresError("Indexet har inga vektorer att publicera. Kör  sok index MAPP  först.")
+        ids = [int(i) for i in store.passage_ids(Filters()).tolist()]
+        rows = {pid: dict(r) for pid, r in store.passages(ids).items()}
+        pids, pvecs = store.passage_vectors(model, dim)
+        vectors = {int(i): v for i, v in zip(pids.tolist(), pvecs)}
+        wids, wvecs = store.window_vectors(model, dim, CHUNK.max_windows)
+        windows: dict[int, list[tuple[int, np.ndarray]]] = {}
+        for wid, vec in zip(wids.tolist(), wvecs):
+            windows.setdefault(wid // CHUNK.max_windows, []).append((wid % CHUNK.max_windows, vec))
+        positions = store.positions_by_passage()
+        doc_cases = {doc: json.dumps(numbers) for doc, numbers in store.documents_case_numbers()}
+        meta = store.meta_items()
+        generation = store.generation
+    finally:
+        store.close()
+
+    keys = {}
+    for pid, row in rows.items():
+        vec = vectors.get(pid)
+        keys[pid] = _content_key(row, vec.tobytes() if vec is not None else b"",
+                                 b"".join(v.tobytes() for _, v in windows.get(pid, [])), positions.get(pid, []),
+                                 doc_cases.get(row["document_id"], "[]"))
+    db = _connect(url, autocommit=False)
+    try:
+        if db.execute("SELECT to_regclass('sok_meta') AS t").fetchone()["t"] is not None:
+            old_dim = db.execute("SELECT value FROM sok_meta WHERE key = 'dim'").fetchone()
+            if old_dim and int(old_dim["value"]) != dim:  # another model: start over
+                db.execute("DROP TABLE IF EXISTS sok_members, sok_positions, sok_windows, sok_lexemes, sok_passages,"
+                           " sok_meta")
+        db.execute("SELECT pg_advisory_xact_lock(7105)")  # one publisher at a time
+        if db.execute("SELECT to_regclass('sok_passages') AS t").fetchone()["t"] is None:
+            db.execute(_SCHEMA.format(dim=dim))
+        have = {int(r["id"]): r["content_key"] for r in db.execute("SELECT id, content_key FROM sok_passages")}
+        gone = [pid for pid in have if pid not in keys]
+        write = [pid for pid, key in keys.items() if have.get(pid) != key]
+        db.execute("DELETE FROM sok_passages WHERE id = ANY(%s)", (gone + [p for p in write if p in have],))
+        with db.cursor() as cur:
+            for pid in write:
+                row = rows[pid]
+                text = locating_text(row["title"], row["organ"], row["item_title"], json.loads(row["heading_path"]),
+                                     row["text"])
+                lex, dl = tsvector_literal(tokenize(text))
+                vec = vectors.get(pid)
+                values = [row[c] for c in _PASSAGE_COLUMNS]
+                cur.execute(
+                    f"INSERT INTO sok_passages ({', '.join(_PASSAGE_COLUMNS)}, doc_case_numbers, lex, dl, embedding,"
+                    f" content_key) VALUES ({', '.join(['%s'] * len(_PASSAGE_COLUMNS))}, %s, %s::tsvector, %s,"
+                    " %s::vector, %s)",
+                    [*values, doc_cases.get(row["document_id"], "[]"), lex, dl,
+                     _vector(vec) if vec is not None else None, keys[pid]])
+                cur.executemany("INSERT INTO sok_windows (passage_id, ordinal, embedding) VALUES (%s, %s, %s::vector)",
+                                [(pid, o, _vector(v)) for o, v in windows.get(pid, [])])
+                cur.executemany(
+                    "INSERT INTO sok_positions (passage_id, ordinal, kind, person, person_key, party, stance, joined,"
+                    " text) VALUES (%(passage_id)s, %(ordinal)s, %(kind)s, %(person)s, %(person_key)s, %(party)s,"
+                    " %(stance)s, %(joined)s, %(text)s)", positions.get(pid, []))
+                members = {(p["person_key"], p["party"]) for p in positions.get(pid, [])}
+                members |= {(person_key(name), party) for p in positions.get(pid, [])
+                            for name, party in json.loads(p["joined"])}
+                cur.executemany("INSERT INTO sok_members (passage_id, person_key, party) VALUES (%s, %s, %s)",
+                                [(pid, k, p) for k, p in sorted(members)])
+        if gone or write:  # document frequencies and the mean length, for BM25 and idf
+            db.execute("DELETE FROM sok_lexemes")  # not TRUNCATE: its lock would wait for every open reader
+            db.execute("INSERT INTO sok_lexemes SELECT word, ndoc FROM ts_stat('SELECT lex FROM sok_passages')")
+        stats = db.execute("SELECT count(*) AS n, COALESCE(avg(dl), 1) AS avgdl FROM sok_passages").fetchone()
+        meta.update({"generation": str(generation), "bm25_n": str(stats["n"]), "bm25_avgdl": str(float(stats["avgdl"]))})
+        db.cursor().executemany("INSERT INTO sok_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE"
+                                " SET value = EXCLUDED.value", sorted(meta.items()))
+        db.commit()
+    except Exception:
+        db.rollback()
+        raise
+    finally:
+        db.close()
+    return {"written": len(write), "deleted": len(gone), "kept": len(keys) - len(write)}
