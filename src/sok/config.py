@@ -112,6 +112,12 @@ EMBED_BATCH = 16
 FLUSH_PASSAGES = 512
 
 
+def default_backend() -> str | None:
+    """A server backend's URL (`postgresql://...`) from SOK_BACKEND, or None:
+    the index folder itself is the backend (`sok --backend` sets it)."""
+    return os.environ.get("SOK_BACKEND") or None
+
+
 def default_index_dir() -> Path:
     """`./index` unless SOK_INDEX says otherwise (the --index flag wins over both)."""
     return Path(os.environ.get("SOK_INDEX", "index"))

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import quote
 
-from sok.config import ANSWER, AnswerConfig, default_index_dir
+from sok.config import ANSWER, AnswerConfig, default_backend, default_index_dir
 from sok.embedding import Embedder
 from sok.query import cases, politics, watches
 from sok.query.answer import ask
@@ -60,6 +60,10 @@ class Index:
         sok.store.sync.sync, such as model, progress, ocr, limits), then run
         every watch against what this run added or changed (report.news)."""
         report = sync(Path(folder), self.path, **options)
+        if url := default_backend():  # the folder is the writer's copy and embedding cache; the server serves
+            from sok.store.postgres import publish
+
+            report.published = publish(self.path, url)
         if (report.new or report.changed) and self._has_watches():
             changed = {str((Path(folder) / rel).resolve()) for rel in [*report.new, *report.changed]}
             with WatchList(self.path) as watchlist:

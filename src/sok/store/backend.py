@@ -75,6 +75,19 @@ class SearchBackend(Protocol):
     def close(self) -> None: ...
 
 
+class BackendError(Exception):
+    """A server backend that cannot be reached or read; the message is Swedish and says what to do."""
+
+
+def open_backend(index_dir: Path, url: str | None = None) -> SearchBackend:
+    """The server backend at `url`, or the index folder's own."""
+    if url:
+        from sok.store.postgres import PostgresBackend
+
+        return PostgresBackend(url)
+    return EmbeddedBackend(index_dir)
+
+
 class EmbeddedBackend:
     """SQLite (passages and metadata) + FAISS (passage and sentence-window
     vectors) + tantivy (BM25), all in one index folder on this machine."""

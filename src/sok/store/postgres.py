@@ -34,6 +34,7 @@ from sok.config import CHUNK
 from sok.ingest.politics import party_of, person_key
 from sok.language import normalize_case_number
 from sok.records import Filters, locating_text
+from sok.store.backend import BackendError
 from sok.store.lexical import _MAX_TERM_CHARS, tokenize
 
 K1, B = 1.2, 0.75  # BM25 as tantivy scores it
@@ -81,10 +82,6 @@ CREATE TABLE IF NOT EXISTS sok_lexemes (lexeme text PRIMARY KEY, df int NOT NULL
 """
 
 
-class PostgresError(Exception):
-    """A server that cannot be reached or read; the message is Swedish and says what to do."""
-
-
 def _connect(url: str, **kwargs: Any) -> Any:
     import psycopg
     from psycopg.rows import dict_row
@@ -93,7 +90,7 @@ def _connect(url: str, **kwargs: Any) -> Any:
         return psycopg.connect(url, row_factory=dict_row, **kwargs)
     except psycopg.Error as exc:
         where = url.split("@")[-1]  # never the password
-        raise PostgresError(f"PostgreSQL på {where} kan inte nås: {str(exc).strip().splitlines()[0]}") from None
+        raise BackendError(f"PostgreSQL på {where} kan inte nås: {str(exc).strip().splitlines()[0]}") from None
 
 
 def _quote(term: str) -> str:
@@ -136,7 +133,7 @@ class PostgresBackend:
             self._stats = {r["key"]: r["value"] for r in self.db.execute("SELECT key, value FROM sok_meta")}
         except Exception as exc:  # noqa: BLE001 - psycopg's UndefinedTable and friends
             self.db.rollback()
-            raise PostgresError(f"Inget sok-index i databasen ({exc.__class__.__name__}). Kör först:  "
+            raise BackendError(f"Inget sok-index i databasen ({exc.__class__.__name__}). Kör först:  "
                                 "sok --backend URL index MAPP") from None
         return int(self._stats.get("generation", 0))
 
@@ -348,7 +345,7 @@ def publish(index_dir: Path, url: str) -> dict[str, int]:
     try:
         model, dim = store.get_meta("model_id"), int(store.get_meta("dim") or 0)
         if not model or not dim:
-            raise PostgresError("Indexet har inga vektorer att publicera. Kör  sok index MAPP  först.")
+            raise BackendError("Indexet har inga vektorer att publicera. Kör  sok index MAPP  först.")
         ids = [int(i) for i in store.passage_ids(Filters()).tolist()]
         rows = {pid: dict(r) for pid, r in store.passages(ids).items()}
         pids, pvecs = store.passage_vectors(model, dim)

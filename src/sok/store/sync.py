@@ -70,6 +70,7 @@ class SyncReport:
     route: str | None = None  # the embedding route that ran (None: nothing needed embedding)
     repaired: list[str] = field(default_factory=list)  # what was found damaged or missing and rebuilt
     news: list[dict] = field(default_factory=list)  # per watch, the passages this run brought (sok.Index.sync)
+    published: dict[str, int] | None = None  # passages written, deleted and kept on a server backend (sok.Index.sync)
 
     @property
     def embed_rate(self) -> float | None:

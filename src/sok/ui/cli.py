@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import NoReturn
 
-from sok.config import DEFAULT_MODEL, LIMITS, LimitsConfig, default_index_dir
+from sok.config import DEFAULT_MODEL, LIMITS, LimitsConfig, default_backend, default_index_dir
 from sok.embedding import EmbedderError, load_embedder
 from sok.index import Index
 from sok.language import count, iso_date
@@ -22,6 +22,7 @@ from sok.query.answer import LINE_RANKER_FILE
 from sok.query.evaluate import FOLDINGS, evaluate, evaluate_answers, evaluate_folds, fit_ranker, load_questions
 from sok.query.search import MODES, Searcher, SearchError
 from sok.records import Filters, Hit, pages_label
+from sok.store.backend import BackendError
 from sok.store.db import StoreError, problem_message
 from sok.store.sync import IndexingError, doctor
 from sok.store.watchlist import WatchError
@@ -102,6 +103,10 @@ def cmd_index(args: argparse.Namespace) -> int:
             f"{report.embedded} texter bäddades in{rate}."
         )
         print("Tid per steg: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items()))
+        if report.published is not None:
+            p = report.published
+            print(f"Publicerat till {args.backend.split('@')[-1]}: {p['written']} passager skrivna, "
+                  f"{p['deleted']} borttagna, {p['kept']} oförändrade.")
         for rel, reason in report.failed:
             print(f"  Misslyckades: {rel}: {reason}", file=sys.stderr)
         for rel, warning in report.warnings:
@@ -536,10 +541,14 @@ def _eval_answers(searcher: Searcher, args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = SwedishParser(prog="sok", description="Sök i nämnd- och fullmäktigehandlingar.")
     parser.add_argument("--index", default=str(default_index_dir()), help="indexmapp (standard ./index eller $SOK_INDEX)")
+    parser.add_argument("--backend", default=default_backend(),
+                        help="sök i en PostgreSQL-databas (postgresql://...; standard $SOK_BACKEND) i stället för "
+                             "indexmappen; sok index skriver då till mappen och publicerar till databasen")
     # --index is also taken after the command (`sok index MAPP --index X`); SUPPRESS
     # keeps the value given before the command when none is given after it.
     common = SwedishParser(add_help=False)
     common.add_argument("--index", default=argparse.SUPPRESS, help="indexmapp (standard ./index eller $SOK_INDEX)")
+    common.add_argument("--backend", default=argparse.SUPPRESS, help="PostgreSQL-databas (postgresql://...)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", parents=[common], help="indexera (synka) en mapp med PDF, .md och .txt")
@@ -659,9 +668,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.backend:  # read by Index, Searcher, and the app and API that `serve`/`api` start
+        os.environ["SOK_BACKEND"] = args.backend
     try:
         return args.func(args)
-    except (IndexingError, SearchError, EmbedderError, StoreError, WatchError) as exc:
+    except (IndexingError, SearchError, EmbedderError, StoreError, WatchError, BackendError) as exc:
         print(f"Fel: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
