@@ -134,14 +134,14 @@ def spread_passages(n: int, files: int) -> list[str]:
     return [texts[i * len(texts) // n] for i in range(n)]
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """One real PostgreSQL + pgvector server for the session (see
-    postgres_server.py); skipped, with the reason, only where it cannot start."""
+@contextmanager
+def postgres_or_skip() -> Iterator[str]:
+    """A real PostgreSQL + pgvector server (see postgres_server.py); the test
+    is skipped, with the reason, only where it cannot start."""
     from postgres_server import postgres_server
 
+    server = postgres_server(free_port())
     try:
-        server = postgres_server(free_port())
         url = server.__enter__()
     except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
         pytest.skip(f"PostgreSQL kunde inte startas: {exc}")
@@ -149,6 +149,25 @@ def postgres_url() -> Iterator[str]:
         yield url
     finally:
         server.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """One server for the session."""
+    with postgres_or_skip() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_shards(postgres_url) -> Iterator[str]:
+    """Two shards on two servers (a database beside the single one on the
+    session's server, and a second server), as `--backend` takes them."""
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as db:
+        db.execute("CREATE DATABASE shard_a")
+    with postgres_or_skip() as second:
+        yield f"{postgres_url.rsplit('/', 1)[0]}/shard_a,{second}"
 
 
 def free_port() -> int:

@@ -34,27 +34,30 @@ class Embedded:
 
 
 class Postgres:
-    """A real PostgreSQL server with pgvector (tests/postgres_server.py), fed by `publish`."""
+    """Real PostgreSQL servers with pgvector (tests/postgres_server.py), fed by
+    `publish`: one server, or shards (URLs joined by commas)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
 
     def __call__(self, index_dir: Path):
-        from sok.store.postgres import PostgresBackend
+        from sok.store.backend import open_backend
 
         self.publish(index_dir)
-        return PostgresBackend(self.url)
+        return open_backend(index_dir, self.url)
 
     def publish(self, index_dir: Path) -> None:
-        from sok.store.postgres import publish
+        from sok.store.postgres import publish_all
 
-        publish(index_dir, self.url)
+        publish_all(index_dir, self.url)
 
 
-@pytest.fixture(params=["embedded", "postgres"])
+@pytest.fixture(params=["embedded", "postgres", "postgres-shards"])
 def make_backend(request):
     if request.param == "postgres":
         return Postgres(request.getfixturevalue("postgres_url"))
+    if request.param == "postgres-shards":
+        return Postgres(request.getfixturevalue("postgres_shards"))
     return Embedded()
 
 

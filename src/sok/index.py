@@ -61,9 +61,9 @@ class Index:
         every watch against what this run added or changed (report.news)."""
         report = sync(Path(folder), self.path, **options)
         if url := default_backend():  # the folder is the writer's copy and embedding cache; the server serves
-            from sok.store.postgres import publish
+            from sok.store.postgres import publish_all
 
-            report.published = publish(self.path, url)
+            report.published = publish_all(self.path, url)
         if (report.new or report.changed) and self._has_watches():
             changed = {str((Path(folder) / rel).resolve()) for rel in [*report.new, *report.changed]}
             with WatchList(self.path) as watchlist:

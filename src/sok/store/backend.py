@@ -82,9 +82,10 @@ class BackendError(Exception):
 def open_backend(index_dir: Path, url: str | None = None) -> SearchBackend:
     """The server backend at `url`, or the index folder's own."""
     if url:
-        from sok.store.postgres import PostgresBackend
+        from sok.store.postgres import PostgresBackend, ShardedBackend, shard_urls
 
-        return PostgresBackend(url)
+        urls = shard_urls(url)
+        return PostgresBackend(urls[0]) if len(urls) == 1 else ShardedBackend(urls)
     return EmbeddedBackend(index_dir)
 
 

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
+import zlib
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -113,6 +115,12 @@ def _vector(v: np.ndarray) -> str:
     return "[" + ",".join(f"{x:.7g}" for x in v.tolist()) + "]"
 
 
+def _term_idf(term: str, n: int, dfs: dict[str, int]) -> float:
+    from sok.store.lexical import _idf
+
+    return _idf(n, min(dfs.get(term, 0), n) if len(term) <= _MAX_TERM_CHARS else 0)
+
+
 def _ids(ids: Any) -> list[int]:
     return [int(i) for i in np.asarray(ids, dtype=np.int64).tolist()]
 
@@ -129,12 +137,13 @@ class PostgresBackend:
 
     # --- snapshot ------------------------------------------------------------------------
     def _read_generation(self) -> int:
+        from psycopg.errors import UndefinedTable
+
         try:
             self._stats = {r["key"]: r["value"] for r in self.db.execute("SELECT key, value FROM sok_meta")}
-        except Exception as exc:  # noqa: BLE001 - psycopg's UndefinedTable and friends
+        except UndefinedTable:
             self.db.rollback()
-            raise BackendError(f"Inget sok-index i databasen ({exc.__class__.__name__}). Kör först:  "
-                                "sok --backend URL index MAPP") from None
+            raise BackendError("Inget sok-index i databasen. Kör först:  sok --backend URL index MAPP") from None
         return int(self._stats.get("generation", 0))
 
     @property
@@ -197,19 +206,24 @@ class PostgresBackend:
 
     def idf(self, term: str) -> float:
         """The weight relevance.QueryTerms gives a term, as the embedded backend computes it."""
-        from sok.store.lexical import _idf
+        return _term_idf(term, *self.bm25_stats([term])[::2])
 
+    def bm25_stats(self, terms: Sequence[str]) -> tuple[int, float, dict[str, int]]:
+        """(passages, their total length in terms, document frequency of each
+        term): what BM25 needs from the corpus, summable over shards."""
         n = self._doc_count()
-        return _idf(n, min(self._dfs([term]).get(term, 0), n)) if n and len(term) <= _MAX_TERM_CHARS else _idf(n, 0)
+        return n, n * float(self._stats.get("bm25_avgdl", 1.0)), self._dfs(terms) if n else {}
 
     def lexical(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         terms = [t for t in tokenize(query) if len(t) <= _MAX_TERM_CHARS]
-        n = self._doc_count()
-        if not terms or k <= 0 or not n or (allowed is not None and not len(allowed)):
-            return []
-        dfs = self._dfs(terms)
+        return self.bm25(terms, *self.bm25_stats(terms), k=k, allowed=allowed) if terms else []
+
+    def bm25(self, terms: Sequence[str], n: int, total: float, dfs: dict[str, int], k: int,
+             allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Top-k BM25 over this database's passages with the corpus statistics
+        given (this database's own, or a sharded corpus's sums)."""
         known = [t for t in terms if dfs.get(t)]
-        if not known:
+        if not known or k <= 0 or not n or (allowed is not None and not len(allowed)):
             return []
         idfs = [float(np.log(1 + (n - dfs[t] + 0.5) / (dfs[t] + 0.5))) for t in known]
         only = "AND p.id = ANY(%(allowed)s)" if allowed is not None else ""
@@ -223,9 +237,8 @@ class PostgresBackend:
             WHERE p.lex @@ %(tsquery)s::tsquery {only}
             GROUP BY p.id ORDER BY score DESC, p.id LIMIT %(k)s
             """,
-            {"terms": known, "idfs": idfs, "avgdl": float(self._stats.get("bm25_avgdl", 1.0)),
-             "tsquery": " | ".join(_quote(t) for t in set(known)), "k": k,
-             "allowed": _ids(allowed) if allowed is not None else None},
+            {"terms": known, "idfs": idfs, "avgdl": total / n, "tsquery": " | ".join(_quote(t) for t in set(known)),
+             "k": k, "allowed": _ids(allowed) if allowed is not None else None},
         )
         return [(int(r["id"]), float(r["score"])) for r in rows]
 
@@ -334,11 +347,13 @@ def _content_key(row: dict[str, Any], vector: bytes, windows: bytes, positions: 
     return h.hexdigest()
 
 
-def publish(index_dir: Path, url: str) -> dict[str, int]:
+def publish(index_dir: Path, url: str, shard: tuple[int, int] | None = None) -> dict[str, int]:
     """Bring the database to the index folder's state: passages that are new
     or changed (text, metadata, vectors, positions) are written, those gone
     are deleted, in one transaction that also moves the generation. Rerunning
-    it changes nothing. Returns counts of written, deleted and kept passages."""
+    it changes nothing. With `shard` (i, n), only the passages whose
+    municipality `shard_of` puts on shard i of n. Returns counts of written,
+    deleted and kept passages."""
     from sok.store.db import Store
 
     store = Store(index_dir)
@@ -348,6 +363,8 @@ def publish(index_dir: Path, url: str) -> dict[str, int]:
             raise BackendError("Indexet har inga vektorer att publicera. Kör  sok index MAPP  först.")
         ids = [int(i) for i in store.passage_ids(Filters()).tolist()]
         rows = {pid: dict(r) for pid, r in store.passages(ids).items()}
+        if shard is not None:
+            rows = {pid: r for pid, r in rows.items() if shard_of(r["municipality"], shard[1]) == shard[0]}
         pids, pvecs = store.passage_vectors(model, dim)
         vectors = {int(i): v for i, v in zip(pids.tolist(), pvecs)}
         wids, wvecs = store.window_vectors(model, dim, CHUNK.max_windows)
@@ -420,3 +437,143 @@ def publish(index_dir: Path, url: str) -> dict[str, int]:
     finally:
         db.close()
     return {"written": len(write), "deleted": len(gone), "kept": len(keys) - len(write)}
+
+
+# --- several servers: passages partitioned by municipality ------------------------------
+
+def shard_of(municipality: str | None, shards: int) -> int:
+    """The shard that holds a municipality's passages: a stable hash, so
+    every writer and reader agrees without a routing table."""
+    return zlib.crc32((municipality or "").encode()) % shards
+
+
+def shard_urls(url: str) -> list[str]:
+    """`postgresql://a/db,postgresql://b/db`: one URL per shard, in shard order."""
+    return [u.strip() for u in url.split(",") if u.strip()]
+
+
+def publish_all(index_dir: Path, url: str) -> dict[str, int]:
+    """`publish` to one server, or to each shard its municipalities."""
+    urls = shard_urls(url)
+    if len(urls) == 1:
+        return publish(index_dir, urls[0])
+    total: dict[str, int] = {}
+    for i, shard in enumerate(urls):
+        for key, value in publish(index_dir, shard, (i, len(urls))).items():
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+class ShardedBackend:
+    """Passages partitioned by municipality over several PostgreSQL servers.
+    Every read goes to every shard with its own LIMIT and the best k are
+    merged here; BM25 uses the corpus's statistics summed over the shards, so
+    scores are those of one database. A shard that cannot be reached stops
+    the search with an error that names it, never a silently shorter list."""
+
+    def __init__(self, urls: Sequence[str]) -> None:
+        self.urls = list(urls)
+        self.shards: list[PostgresBackend] = []
+        for i in range(len(self.urls)):
+            try:
+                self.shards.append(PostgresBackend(self.urls[i]))
+            except BackendError as exc:
+                raise BackendError(f"Del {i + 1} av {len(self.urls)}: {exc}") from None
+
+    def _each(self, call: Any) -> list[Any]:
+        import psycopg
+
+        out = []
+        for i, shard in enumerate(self.shards):
+            try:
+                out.append(call(shard))
+            except psycopg.Error as exc:
+                where = self.urls[i].split("@")[-1]
+                raise BackendError(
+                    f"Del {i + 1} av {len(self.shards)} ({where}) svarar inte: {str(exc).strip().splitlines()[0]}. "
+                    "Sökningen avbröts i stället för att visa träffar från bara en del av materialet.") from None
+        return out
+
+    @property
+    def generation(self) -> int:
+        return min(s.generation for s in self.shards)
+
+    def refresh(self, attempts: int = 100) -> bool:
+        """Every shard to its newest snapshot; a publish reaches the shards
+        one after another, so wait (briefly) until they agree."""
+        before = [s.generation for s in self.shards]
+        for _ in range(attempts):
+            self._each(lambda s: s.refresh())
+            if len({s.generation for s in self.shards}) == 1:
+                return [s.generation for s in self.shards] != before
+            time.sleep(0.05)
+        raise BackendError("Delarna visar olika indexkörningar; en publicering pågår eller avbröts. Kör  sok index  igen.")
+
+    def meta(self, key: str) -> str | None:
+        return self.shards[0].meta(key)
+
+    def filter_ids(self, filters: Filters) -> np.ndarray:
+        return np.sort(np.concatenate(self._each(lambda s: s.filter_ids(filters))))
+
+    def idf(self, term: str) -> float:
+        stats = self._each(lambda s: s.bm25_stats([term]))
+        return _term_idf(term, sum(n for n, _, _ in stats), {term: sum(d.get(term, 0) for _, _, d in stats)})
+
+    def lexical(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        terms = [t for t in tokenize(query) if len(t) <= _MAX_TERM_CHARS]
+        if not terms:
+            return []
+        stats = self._each(lambda s: s.bm25_stats(terms))
+        n, total = sum(st[0] for st in stats), sum(st[1] for st in stats)
+        dfs = {t: sum(st[2].get(t, 0) for st in stats) for t in set(terms)}
+        return _best(self._each(lambda s: s.bm25(terms, n, total, dfs, k, allowed)), k)
+
+    def dense(self, qvec: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        return _best(self._each(lambda s: s.dense(qvec, k, allowed)), k)
+
+    def windows(self, qvec: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        return _best(self._each(lambda s: s.windows(qvec, k, allowed)), k)
+
+    def cosines(self, qvec: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        return np.max(self._each(lambda s: s.cosines(qvec, ids)), axis=0)
+
+    def window_cosines(self, qvec: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        return np.max(self._each(lambda s: s.window_cosines(qvec, ids)), axis=0)
+
+    def each_window_cosine(self, qvec: np.ndarray, pid: int) -> np.ndarray:
+        return max(self._each(lambda s: s.each_window_cosine(qvec, pid)), key=len)
+
+    def vector_count(self) -> int:
+        return sum(self._each(lambda s: s.vector_count()))
+
+    def passages(self, ids: Sequence[int]) -> dict[int, Any]:
+        out: dict[int, Any] = {}
+        for part in self._each(lambda s: s.passages(ids)):
+            out.update(part)
+        return out
+
+    def decisions_of(self, ids: Sequence[int]) -> dict[int, list[int]]:
+        out: dict[int, list[int]] = {}
+        for part in self._each(lambda s: s.decisions_of(ids)):  # a § lies in one file, so on one shard
+            out.update(part)
+        return out
+
+    def item_rows(self, ids: Sequence[int]) -> list[Any]:
+        return [row for part in self._each(lambda s: s.item_rows(ids)) for row in part]
+
+    def case_rows(self, number: str) -> list[Any]:
+        rows = [row for part in self._each(lambda s: s.case_rows(number)) for row in part]
+        return sorted(rows, key=lambda r: (r["doc"], r["ordinal"]))
+
+    def document_case_numbers(self) -> Iterator[list[str]]:
+        for part in self._each(lambda s: list(s.document_case_numbers())):
+            yield from part
+
+    def close(self) -> None:
+        for shard in self.shards:
+            shard.close()
+
+
+def _best(parts: list[list[tuple[int, float]]], k: int) -> list[tuple[int, float]]:
+    """The k best of the shards' own top-k lists (each shard's LIMIT is k)."""
+    return sorted((hit for part in parts for hit in part), key=lambda h: (-h[1], h[0]))[:k]

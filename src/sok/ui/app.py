@@ -75,6 +75,7 @@ def engine_or_stop(index_dir: Path) -> w.Engine:
     """The loaded engine (a spinner says so while it loads the first time),
     or the core's Swedish message about the index and a stop."""
     from sok.query.search import SearchError
+    from sok.store.backend import BackendError
     from sok.store.db import StoreError
 
     try:
@@ -82,7 +83,7 @@ def engine_or_stop(index_dir: Path) -> w.Engine:
         engine = load_engine(key[0], key)
         with engine.lock:
             engine.searcher.refresh()
-    except (SearchError, StoreError, OSError) as exc:
+    except (SearchError, StoreError, BackendError, OSError) as exc:
         st.error(w.plain(exc))
         st.stop()
     return engine
@@ -235,10 +236,11 @@ def card(db: Any, body: str, passage_id: int) -> None:
 def answer_view(db: Any, engine: w.Engine, results: w.Results, state: w.UiState, ids: dict[str, int]) -> None:
     from sok.query.search import SearchError, snippet
     from sok.records import NO_ANSWER
+    from sok.store.backend import BackendError
 
     try:
         answer = w.run_ask(engine.searcher, state.q, w.to_filters(state))
-    except SearchError as exc:  # e.g. the answer's line model missing from a broken install: say what to do
+    except (SearchError, BackendError) as exc:  # a broken install, a server down: say what to do
         st.error(w.plain(exc))
         return
     urls = {s.number: w.file_url(ids.get(s.path), s.page_start, s.passage_id) for s in answer.sources}
@@ -285,8 +287,14 @@ def search_view(index_dir: Path, db: Any, years: list[int]) -> w.UiState:
         st.warning(w.plain(problem))
         return state
     if state.q:
+        from sok.store.backend import BackendError
+
         with st.spinner("Söker …"):
-            results = w.run_search(engine.searcher, state.q, w.to_filters(state))
+            try:
+                results = w.run_search(engine.searcher, state.q, w.to_filters(state))
+            except BackendError as exc:  # a server or a shard down: named, and no list from part of the material
+                st.error(w.plain(exc))
+                return state
     if results is None:
         intro()
         return state

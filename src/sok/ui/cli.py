@@ -105,7 +105,9 @@ def cmd_index(args: argparse.Namespace) -> int:
         print("Tid per steg: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items()))
         if report.published is not None:
             p = report.published
-            print(f"Publicerat till {args.backend.split('@')[-1]}: {p['written']} passager skrivna, "
+            shards = args.backend.count(",") + 1
+            where = f"{shards} delar" if shards > 1 else args.backend.split("@")[-1]
+            print(f"Publicerat till {where}: {p['written']} passager skrivna, "
                   f"{p['deleted']} borttagna, {p['kept']} oförändrade.")
         for rel, reason in report.failed:
             print(f"  Misslyckades: {rel}: {reason}", file=sys.stderr)
