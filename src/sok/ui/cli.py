@@ -11,7 +11,7 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from sok.config import DEFAULT_MODEL, LIMITS, LimitsConfig, default_backend, default_index_dir
 from sok.embedding import EmbedderError, load_embedder
@@ -58,6 +58,15 @@ def format_hit(n: int, hit: Hit, tty: bool, verbose: bool = False) -> str:
     return "\n".join(lines)
 
 
+def embedder_for(spec: str, args: argparse.Namespace) -> Any:
+    """The model here, or on the Dask cluster that --dask names."""
+    if args.dask:
+        from sok.embedding.dask_workers import DaskEmbedder
+
+        return DaskEmbedder(args.dask, spec, device=args.device)
+    return load_embedder(spec, device=args.device)
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     if args.smtp and not args.mail_to:
         print("Ange mottagare för --smtp med --mail-to ADRESS (eller $SOK_MAIL_TO).", file=sys.stderr)
@@ -78,7 +87,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         quiet = args.quiet or args.json
         report = index.sync(folder, model=args.model, progress=not quiet and sys.stderr.isatty(), limits=limits,
                             ocr=args.ocr, follow_links=args.follow_links, show_personal=args.show_personal_data,
-                            embedder_factory=lambda spec: load_embedder(spec, device=args.device),
+                            embedder_factory=lambda spec: embedder_for(spec, args),
                             announce=None if quiet else lambda line: print(line, file=sys.stderr, flush=True))
         secs = time.perf_counter() - t0
         status = max(status, 1 if report.failed else 0)
@@ -559,6 +568,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                    help="auto (standard: GPU om torch ser en CUDA-GPU, annars CPU), cpu eller cuda")
     p.add_argument("-q", "--quiet", action="store_true", help="ingen förloppsindikator och ingen rad om inbäddningsvägen")
+    p.add_argument("--dask", metavar="ADRESS", help="bädda in på ett Dask-kluster (tcp://VÄRD:8786); läsning, "
+                   "indexering och publicering sker här")
     p.add_argument("--json", action="store_true", help="rapporten som JSON (tyst under körningen)")
     p.add_argument("--max-mb", type=float, default=LIMITS.max_file_mb, help=f"största filstorlek i MB (standard {LIMITS.max_file_mb:g})")
     p.add_argument("--max-pages", type=int, default=LIMITS.max_pages, help=f"största antal sidor per PDF (standard {LIMITS.max_pages})")
