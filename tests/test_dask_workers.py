@@ -16,35 +16,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, free_port
+from conftest import ROOT
 
 distributed = pytest.importorskip("distributed", reason="Dask distributed saknas; installera testberoendena")
 
 
 @pytest.fixture
 def cluster(tmp_path):
-    """(scheduler address, {worker name: process}), stopped afterwards."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                               "--port", str(port), "--no-dashboard"], env=env, cwd=tmp_path,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    workers = {}
-    for name in ("a", "b"):
-        workers[name] = subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_worker", address, "--name", name, "--nthreads", "1",
-             "--nworkers", "1", "--no-dashboard", "--no-nanny", "--host", "127.0.0.1"],
-            env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    procs += workers.values()
-    try:
-        with distributed.Client(address, timeout=60) as client:
-            client.wait_for_workers(2, timeout=120)
-        yield address, workers
-    finally:
-        for p in procs:
-            p.kill()
-            p.wait()
+    """(scheduler address, {worker name: process}): a scheduler and workers a and b."""
+    from dask_cluster import dask_cluster
+
+    with dask_cluster(("a", "b"), tmp_path) as running:
+        yield running
 
 
 def vectors(index_dir: Path) -> dict[str, np.ndarray]:

@@ -142,3 +142,32 @@ def test_reads_go_to_a_streaming_replica_and_publishing_to_the_primary(real_inde
         assert after.lexical("SIP", 3)
         after.close()
         on_primary.close()
+
+
+def test_the_app_serves_from_the_server(monkeypatch, postgres_url, real_index, tmp_path):
+    """The browser app with SOK_BACKEND set searches the server: emptied
+    there, the same question finds nothing, though the local folder still
+    holds every passage."""
+    import psycopg
+    from streamlit.testing.v1 import AppTest
+
+    from sok.store.postgres import publish
+
+    work = tmp_path / "idx"
+    shutil.copytree(real_index[0], work)
+    publish(work, postgres_url)
+    monkeypatch.setenv("SOK_INDEX", str(work))
+    monkeypatch.setenv("SOK_BACKEND", postgres_url)
+
+    def cards(query: str) -> list[str]:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+        at.query_params.update({"q": query, "lage": "sok"})
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return [h.proto.body for h in at.html if "sok-card" in h.proto.body and "<style" not in h.proto.body[:20]]
+
+    assert any("SIP" in c for c in cards("samordnad individuell plan SIP"))
+    with psycopg.connect(postgres_url) as db:  # the server emptied, a new generation: the app must follow
+        db.execute("DELETE FROM sok_passages")
+        db.execute("UPDATE sok_meta SET value = (value::int + 1)::text WHERE key = 'generation'")
+    assert not cards("samordnad individuell plan för SIP")
