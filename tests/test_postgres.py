@@ -19,7 +19,7 @@ import pytest
 
 from conftest import ROOT
 from sok.records import Filters
-from sok.store.backend import BackendError
+from sok.store.db import BackendError
 from sok.store.lexical import tokenize
 
 
@@ -93,7 +93,7 @@ def test_shards_hold_their_municipalities_and_rank_as_one_database(postgres_url,
 
 def test_a_shard_that_goes_down_is_named_and_no_shorter_list_is_given(real_index, tmp_path):
     from conftest import postgres_or_skip
-    from sok.store.backend import BackendError
+    from sok.store.db import BackendError
     from sok.store.postgres import ShardedBackend, publish_all
 
     with postgres_or_skip() as first:

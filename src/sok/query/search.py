@@ -23,8 +23,8 @@ from sok.language import page_header_end, toc_share
 from sok.query import fusion, politics
 from sok.query.relevance import QueryTerms, background, evidence, token_string
 from sok.records import Filters, Hit, locating_text
-from sok.store.backend import BackendError, SearchBackend, open_backend
-from sok.store.db import StoreError
+from sok.store.backend import SearchBackend, open_backend
+from sok.store.db import BackendError, StoreError
 from sok.store.lexical import tokenize
 
 MODES = ("hybrid", "lexical", "dense", "windows", "rrf")  # all but hybrid: single legs and the old fusion, for comparison

@@ -75,10 +75,6 @@ class SearchBackend(Protocol):
     def close(self) -> None: ...
 
 
-class BackendError(Exception):
-    """A server backend that cannot be reached or read; the message is Swedish and says what to do."""
-
-
 def open_backend(index_dir: Path, url: str | None = None) -> SearchBackend:
     """The server backend at `url`, or the index folder's own."""
     if url:

@@ -167,6 +167,11 @@ class IndexStatus:
     personal_page_list: list[tuple[str, int, int, bool]]  # (file, page, personnummer, marked secret)
 
 
+class BackendError(Exception):
+    """A server backend (store/postgres.py) that cannot be reached or read;
+    the message is Swedish and says what to do."""
+
+
 class StoreError(Exception):
     """An index this version cannot read; the message says what to do, in Swedish."""
 

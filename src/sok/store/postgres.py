@@ -37,7 +37,7 @@ from sok.config import CHUNK
 from sok.ingest.politics import party_of, person_key
 from sok.language import normalize_case_number
 from sok.records import Filters, locating_text
-from sok.store.backend import BackendError
+from sok.store.db import BackendError
 from sok.store.lexical import _MAX_TERM_CHARS, tokenize
 
 K1, B = 1.2, 0.75  # BM25 as tantivy scores it

@@ -75,8 +75,7 @@ def engine_or_stop(index_dir: Path) -> w.Engine:
     """The loaded engine (a spinner says so while it loads the first time),
     or the core's Swedish message about the index and a stop."""
     from sok.query.search import SearchError
-    from sok.store.backend import BackendError
-    from sok.store.db import StoreError
+    from sok.store.db import BackendError, StoreError
 
     try:
         key = w.index_key(index_dir)
@@ -236,7 +235,7 @@ def card(db: Any, body: str, passage_id: int) -> None:
 def answer_view(db: Any, engine: w.Engine, results: w.Results, state: w.UiState, ids: dict[str, int]) -> None:
     from sok.query.search import SearchError, snippet
     from sok.records import NO_ANSWER
-    from sok.store.backend import BackendError
+    from sok.store.db import BackendError
 
     try:
         answer = w.run_ask(engine.searcher, state.q, w.to_filters(state))
@@ -287,7 +286,7 @@ def search_view(index_dir: Path, db: Any, years: list[int]) -> w.UiState:
         st.warning(w.plain(problem))
         return state
     if state.q:
-        from sok.store.backend import BackendError
+        from sok.store.db import BackendError
 
         with st.spinner("Söker …"):
             try:

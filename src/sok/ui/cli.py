@@ -22,8 +22,7 @@ from sok.query.answer import LINE_RANKER_FILE
 from sok.query.evaluate import FOLDINGS, evaluate, evaluate_answers, evaluate_folds, fit_ranker, load_questions
 from sok.query.search import MODES, Searcher, SearchError
 from sok.records import Filters, Hit, pages_label
-from sok.store.backend import BackendError
-from sok.store.db import StoreError, problem_message
+from sok.store.db import BackendError, StoreError, problem_message
 from sok.store.sync import IndexingError, doctor
 from sok.store.watchlist import WatchError
 from sok.ui import export, mail
