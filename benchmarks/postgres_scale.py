@@ -43,12 +43,12 @@ def _fill(db, n: int) -> dict:
         INSERT INTO sok_passages (id, file_id, document_id, ordinal, text, text_hash, page_start, page_end, char_start,
             char_end, heading_path, is_decision, dates, case_numbers, municipality, ocr, repaired, doc_case_numbers,
             lex, dl, embedding, content_key)
-        SELECT 10000000 + g, 10000000 + g / 50, NULL, g % 50, t.txt, md5(t.txt), 1, 1, 0, 0, '[]', 0, '[]', '[]',
-               'Syntetisk kommun ' || (g % 10), 0, 0, '[]', to_tsvector('simple', t.txt), 60,
+        SELECT 10000000 + g, 10000000 + g / 50, NULL, g %% 50, t.txt, md5(t.txt), 1, 1, 0, 0, '[]', 0, '[]', '[]',
+               'Syntetisk kommun ' || (g %% 10), 0, 0, '[]', to_tsvector('simple', t.txt), 60,
                l2_normalize(v.vec::vector), 'syntetisk'
         FROM generate_series(1, %s) g, vocab,
-        LATERAL (SELECT string_agg(words[1 + floor(array_length(words, 1) * random() ^ 3)::int], ' ') AS txt
-                 FROM generate_series(1, 60) WHERE g > 0) t,
+        LATERAL (SELECT string_agg(words[1 + floor(array_length(words, 1) * random() ^ 3)::int + 0 * i], ' ') AS txt
+                 FROM generate_series(1, 60) i WHERE g > 0) t,
         LATERAL (SELECT array_agg(random() - 0.5)::real[] AS vec FROM generate_series(1, 384) WHERE g > 0) v
         """, (n,))
     seconds["insert"] = time.perf_counter() - t
