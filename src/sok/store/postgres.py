@@ -15,7 +15,8 @@ Why it is built this way:
   holds document frequencies, and the query sums idf × saturated tf exactly
   as tantivy does (k1 1.2, b 0.75). A GIN index finds the candidates.
 - Dense legs use HNSW (cosine) with `hnsw.iterative_scan`, so a filtered
-  query still returns k hits; small allowed sets are scanned exactly.
+  query still returns k hits (where the filter is selective, PostgreSQL's
+  planner scans the allowed rows exactly instead).
 - Consistent reads: a reader holds one REPEATABLE READ READ ONLY transaction
   between `refresh`es, and `publish` commits a whole index run at once, so
   a search never mixes two runs: PostgreSQL's own snapshots, no home-made
@@ -248,8 +249,9 @@ class PostgresBackend:
     # --- dense -----------------------------------------------------------------------------
     def _nearest(self, table: str, key: str, qvec: np.ndarray, k: int, allowed: np.ndarray | None
                  ) -> list[tuple[int, float]]:
-        """(key, cosine) nearest first: HNSW with iterative scans (a filter
-        cannot leave fewer than k), or an exact scan over a small allowed set."""
+        """(key, cosine) nearest first: HNSW with iterative scans, so a filter
+        cannot leave fewer than k (the planner may scan a small allowed set
+        exactly instead)."""
         if k <= 0 or (allowed is not None and not len(allowed)):
             return []
         only = f"WHERE {key} = ANY(%(allowed)s)" if allowed is not None else ""
@@ -294,9 +296,9 @@ class PostgresBackend:
     def passages(self, ids: Sequence[int]) -> dict[int, Any]:
         if not len(ids):
             return {}
-        cols = ", ".join(f"p.{c}" for c in _PASSAGE_COLUMNS)
-        rows = self._rows(f"SELECT {cols}, p.case_numbers::text AS case_numbers FROM sok_passages p"
-                          " WHERE p.id = ANY(%s)", (_ids(ids),))
+        cols = ", ".join("p.case_numbers::text AS case_numbers" if c == "case_numbers" else f"p.{c}"
+                         for c in _PASSAGE_COLUMNS)  # JSON as text, as the embedded store gives it
+        rows = self._rows(f"SELECT {cols} FROM sok_passages p WHERE p.id = ANY(%s)", (_ids(ids),))
         return {int(r["id"]): r for r in rows}
 
     def decisions_of(self, ids: Sequence[int]) -> dict[int, list[int]]:

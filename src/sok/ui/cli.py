@@ -113,7 +113,9 @@ def cmd_index(args: argparse.Namespace) -> int:
         print("Tid per steg: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items()))
         if report.published is not None:
             p = report.published
-            shards = args.backend.count(",") + 1
+            from sok.store.postgres import shard_urls
+
+            shards = len(shard_urls(args.backend))  # a primary,replica host list inside one URL is one shard
             where = f"{shards} delar" if shards > 1 else args.backend.split("@")[-1]
             print(f"Publicerat till {where}: {p['written']} passager skrivna, "
                   f"{p['deleted']} borttagna, {p['kept']} oförändrade.")
