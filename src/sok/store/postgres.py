@@ -24,13 +24,15 @@ Why it is built this way:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
 import time
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -94,7 +96,8 @@ def _connect(url: str, **kwargs: Any) -> Any:
         return psycopg.connect(url, row_factory=dict_row, **kwargs)
     except psycopg.Error as exc:
         where = url.split("@")[-1]  # never the password
-        raise BackendError(f"PostgreSQL på {where} kan inte nås: {str(exc).strip().splitlines()[0]}") from None
+        raise BackendError(f"PostgreSQL på {where} kan inte nås: {str(exc).strip().splitlines()[0]}. Kontrollera "
+                           "adressen i --backend (eller SOK_BACKEND) och att servern är igång.") from None
 
 
 def _quote(term: str) -> str:
@@ -387,13 +390,20 @@ def _copy_in(db: Any, write: list[int], rows: dict[int, dict[str, Any]], vectors
                     copy.write_row((pid, key, party))
 
 
-def publish(index_dir: Path, url: str, shard: tuple[int, int] | None = None) -> dict[str, int]:
-    """Bring the database to the index folder's state: passages that are new
-    or changed (text, metadata, vectors, positions) are written, those gone
-    are deleted, in one transaction that also moves the generation. Rerunning
-    it changes nothing. With `shard` (i, n), only the passages whose
-    municipality `shard_of` puts on shard i of n. Returns counts of written,
-    deleted and kept passages."""
+@dataclass
+class _Run:
+    """One index run as the folder holds it: what `publish` writes."""
+
+    rows: dict[int, dict[str, Any]]
+    vectors: dict[int, np.ndarray]
+    windows: dict[int, list[tuple[int, np.ndarray]]]
+    positions: dict[int, list[dict[str, Any]]]
+    doc_cases: dict[int, str]
+    meta: dict[str, str]
+    dim: int
+
+
+def _read_run(index_dir: Path) -> _Run:
     from sok.store.db import Store
 
     store = Store(index_dir)
@@ -403,47 +413,74 @@ def publish(index_dir: Path, url: str, shard: tuple[int, int] | None = None) -> 
             raise BackendError("Indexet har inga vektorer att publicera. Kör  sok index MAPP  först.")
         ids = [int(i) for i in store.passage_ids(Filters()).tolist()]
         rows = {pid: dict(r) for pid, r in store.passages(ids).items()}
-        if shard is not None:
-            rows = {pid: r for pid, r in rows.items() if shard_of(r["municipality"], shard[1]) == shard[0]}
         pids, pvecs = store.passage_vectors(model, dim)
-        vectors = {int(i): v for i, v in zip(pids.tolist(), pvecs)}
         wids, wvecs = store.window_vectors(model, dim, CHUNK.max_windows)
         windows: dict[int, list[tuple[int, np.ndarray]]] = {}
         for wid, vec in zip(wids.tolist(), wvecs):
             windows.setdefault(wid // CHUNK.max_windows, []).append((wid % CHUNK.max_windows, vec))
-        positions = store.positions_by_passage()
-        doc_cases = {doc: json.dumps(numbers) for doc, numbers in store.documents_case_numbers()}
-        meta = store.meta_items()
-        generation = store.generation
+        return _Run(rows, {int(i): v for i, v in zip(pids.tolist(), pvecs)}, windows, store.positions_by_passage(),
+                    {doc: json.dumps(numbers) for doc, numbers in store.documents_case_numbers()},
+                    {**store.meta_items(), "generation": str(store.generation)}, dim)
     finally:
         store.close()
 
-    keys = {}
-    for pid, row in rows.items():
-        vec = vectors.get(pid)
-        keys[pid] = _content_key(row, vec.tobytes() if vec is not None else b"",
-                                 b"".join(v.tobytes() for _, v in windows.get(pid, [])), positions.get(pid, []),
-                                 doc_cases.get(row["document_id"], "[]"))
+
+def _stamp(index_dir: Path, shard: tuple[int, int] | None) -> str:
+    """Which run of which index folder, and which part of it, a server holds."""
+    from sok.store.db import Store
+
+    store = Store(index_dir)
+    try:
+        return f"{store.get_meta('index_id')}:{store.generation}:{'%d/%d' % shard if shard else 'alla'}"
+    finally:
+        store.close()
+
+
+def publish(index_dir: Path, url: str, shard: tuple[int, int] | None = None,
+            load: Callable[[], _Run] | None = None) -> dict[str, int]:
+    """Bring the database to the index folder's state: passages that are new
+    or changed (text, metadata, vectors, positions) are written, those gone
+    are deleted, in one transaction that also moves the generation. A server
+    that already holds this run is left as it is without reading the folder.
+    With `shard` (i, n), only the passages whose municipality `shard_of`
+    puts on shard i of n; `load` reads the run (once, for all shards).
+    Returns counts of written, deleted and kept passages."""
+    stamp = _stamp(index_dir, shard)
     db = _connect(url, autocommit=False, target_session_attrs="read-write")  # the primary, of the URL's hosts
     try:
         if db.execute("SELECT to_regclass('sok_meta') AS t").fetchone()["t"] is not None:
+            held = db.execute("SELECT value FROM sok_meta WHERE key = 'published'").fetchone()
+            if held and held["value"] == stamp:  # this run, already here
+                return {"written": 0, "deleted": 0,
+                        "kept": int(db.execute("SELECT count(*) AS n FROM sok_passages").fetchone()["n"])}
+        run = (load or (lambda: _read_run(index_dir)))()
+        rows = run.rows
+        if shard is not None:
+            rows = {pid: r for pid, r in rows.items() if shard_of(r["municipality"], shard[1]) == shard[0]}
+        keys = {}
+        for pid, row in rows.items():
+            vec = run.vectors.get(pid)
+            keys[pid] = _content_key(row, vec.tobytes() if vec is not None else b"",
+                                     b"".join(v.tobytes() for _, v in run.windows.get(pid, [])),
+                                     run.positions.get(pid, []), run.doc_cases.get(row["document_id"], "[]"))
+        if db.execute("SELECT to_regclass('sok_meta') AS t").fetchone()["t"] is not None:
             old_dim = db.execute("SELECT value FROM sok_meta WHERE key = 'dim'").fetchone()
-            if old_dim and int(old_dim["value"]) != dim:  # another model: start over
+            if old_dim and int(old_dim["value"]) != run.dim:  # another model: start over
                 db.execute("DROP TABLE IF EXISTS sok_members, sok_positions, sok_windows, sok_lexemes, sok_passages,"
                            " sok_meta")
         db.execute("SELECT pg_advisory_xact_lock(7105)")  # one publisher at a time
         if db.execute("SELECT to_regclass('sok_passages') AS t").fetchone()["t"] is None:
-            db.execute(_SCHEMA.format(dim=dim))
+            db.execute(_SCHEMA.format(dim=run.dim))
         have = {int(r["id"]): r["content_key"] for r in db.execute("SELECT id, content_key FROM sok_passages")}
         gone = [pid for pid in have if pid not in keys]
         write = [pid for pid, key in keys.items() if have.get(pid) != key]
         db.execute("DELETE FROM sok_passages WHERE id = ANY(%s)", (gone + [p for p in write if p in have],))
-        _copy_in(db, write, rows, vectors, windows, positions, doc_cases, keys)
+        _copy_in(db, write, rows, run.vectors, run.windows, run.positions, run.doc_cases, keys)
         if gone or write:  # document frequencies and the mean length, for BM25 and idf
             db.execute("DELETE FROM sok_lexemes")  # not TRUNCATE: its lock would wait for every open reader
             db.execute("INSERT INTO sok_lexemes SELECT word, ndoc FROM ts_stat('SELECT lex FROM sok_passages')")
         stats = db.execute("SELECT count(*) AS n, COALESCE(avg(dl), 1) AS avgdl FROM sok_passages").fetchone()
-        meta.update({"generation": str(generation), "bm25_n": str(stats["n"]), "bm25_avgdl": str(float(stats["avgdl"]))})
+        meta = {**run.meta, "published": stamp, "bm25_n": str(stats["n"]), "bm25_avgdl": str(float(stats["avgdl"]))}
         db.cursor().executemany("INSERT INTO sok_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE"
                                 " SET value = EXCLUDED.value", sorted(meta.items()))
         db.commit()
@@ -475,9 +512,10 @@ def publish_all(index_dir: Path, url: str) -> dict[str, int]:
     urls = shard_urls(url)
     if len(urls) == 1:
         return publish(index_dir, urls[0])
+    load = functools.lru_cache(maxsize=1)(lambda: _read_run(index_dir))  # the folder read once, not per shard
     total: dict[str, int] = {}
     for i, shard in enumerate(urls):
-        for key, value in publish(index_dir, shard, (i, len(urls))).items():
+        for key, value in publish(index_dir, shard, (i, len(urls)), load).items():
             total[key] = total.get(key, 0) + value
     return total
 
@@ -509,7 +547,8 @@ class ShardedBackend:
                 where = self.urls[i].split("@")[-1]
                 raise BackendError(
                     f"Del {i + 1} av {len(self.shards)} ({where}) svarar inte: {str(exc).strip().splitlines()[0]}. "
-                    "Sökningen avbröts i stället för att visa träffar från bara en del av materialet.") from None
+                    "Sökningen avbröts i stället för att visa träffar från bara en del av materialet; starta "
+                    "den delens server igen.") from None
         return out
 
     @property
